@@ -1,0 +1,31 @@
+import chalk from 'chalk'
+import {formatDuration} from '../stack/clock.js'
+import type {ComponentReport, ComponentState} from '../stack/stack.js'
+import {renderTable} from './table.js'
+
+const stateColour: Record<ComponentState, (text: string) => string> = {
+  healthy: chalk.green,
+  unhealthy: chalk.yellow,
+  down: chalk.red,
+  stopped: chalk.dim,
+  unavailable: chalk.dim,
+}
+
+export function componentTable(components: ComponentReport[], options: {showUnavailable: boolean}): string[] {
+  const shown = components.filter((c) => options.showUnavailable || c.state !== 'unavailable')
+  const rows = shown.map((c) => [
+    c.name,
+    stateColour[c.state](c.state),
+    c.pids.length > 0 ? c.pids.join(',') : '-',
+    Object.values(c.ports).join(',') || '-',
+    c.uptimeMs === undefined ? '-' : formatDuration(c.uptimeMs),
+    c.state === 'unavailable' || c.state === 'down' ? chalk.dim(c.reason ?? '') : mainUrl(c),
+  ])
+  return renderTable(['COMPONENT', 'STATE', 'PID', 'PORTS', 'UPTIME', 'URL'], rows)
+}
+
+function mainUrl(c: ComponentReport): string {
+  const urls = Object.entries(c.urls)
+  if (urls.length === 0) return ''
+  return urls.map(([name, url]) => (urls.length === 1 ? url : `${name} ${url}`)).join('  ')
+}

@@ -1,0 +1,106 @@
+import {Flags} from '@oclif/core'
+import {PocCommand, exitCodesHelp} from '../cli/base-command.js'
+import {durationFlag, parseComponentList, portOffsetFlag} from '../cli/flags.js'
+import {progressView} from '../cli/progress.js'
+import {componentTable} from '../cli/render.js'
+import {type Group, selectComponents} from '../stack/catalog.js'
+import {formatDuration} from '../stack/clock.js'
+import {type UpResult, up} from '../stack/stack.js'
+
+export default class Up extends PocCommand {
+  static description = `Starts the components in dependency order (independent ones in parallel), waits for each to be ready, and prints where they listen. Healthy components are left alone, so running it again changes nothing. Processes are detached and outlive this command; poc status, logs and down find them through $POC_HOME (default .poc/). On a failure it prints the failing component's last log lines and stops what it started; Ctrl+C does the same.
+
+${exitCodesHelp}`
+
+  static examples = [
+    {command: '<%= config.bin %> <%= command.id %>', description: 'Bring up the default set.'},
+    {
+      command: '<%= config.bin %> <%= command.id %> --only rabbitmq,redis',
+      description: 'Only the broker and Redis.',
+    },
+    {
+      command: '<%= config.bin %> <%= command.id %> --port-offset 1000',
+      description: 'A second stack on shifted ports (5672 becomes 6672, …).',
+    },
+  ]
+
+  static flags = {
+    only: Flags.string({
+      description: 'Start only these components (comma-separated), with what they depend on.',
+      multiple: true,
+    }),
+    'port-offset': portOffsetFlag,
+    runtime: Flags.string({
+      default: 'auto',
+      description: 'Where infrastructure runs: auto picks docker, then podman, then native.',
+      env: 'POC_RUNTIME',
+      options: ['auto', 'native', 'docker', 'podman'],
+    }),
+    timeout: durationFlag({
+      description: 'How long each component may take to become ready (default 60s; RabbitMQ 90s).',
+    }),
+    with: Flags.string({
+      description: 'Optional component groups to add to the default set.',
+      multiple: true,
+      delimiter: ',',
+      options: ['minio', 'observability'],
+    }),
+  }
+
+  static summary = 'Bring the stack up.'
+
+  async run(): Promise<UpResult> {
+    const {flags} = await this.parse(Up)
+    const only = parseComponentList(flags.only)
+    const groups = (flags.with ?? []) as Group[]
+    const controller = new AbortController()
+    const interrupt = () => controller.abort(new Error('interrupted'))
+    process.once('SIGINT', interrupt)
+    process.once('SIGTERM', interrupt)
+    const view = progressView({
+      json: this.jsonEnabled(),
+      components: selectComponents({only, with: groups}),
+      log: (line) => this.log(line),
+    })
+    try {
+      const result = await view.run((progress) =>
+        up(
+          {
+            only,
+            with: groups,
+            runtime: flags.runtime as 'auto',
+            portOffset: flags['port-offset'],
+            timeoutMs: flags.timeout,
+          },
+          {home: this.home, signal: controller.signal, progress},
+        ),
+      )
+      this.render(result)
+      return result
+    } finally {
+      process.off('SIGINT', interrupt)
+      process.off('SIGTERM', interrupt)
+    }
+  }
+
+  private render(result: UpResult): void {
+    for (const warning of result.warnings) this.warn(warning)
+    const started = result.components.filter((c) => c.action === 'started' || c.action === 'restarted')
+    const unchanged = result.components.filter((c) => c.action === 'unchanged')
+    this.say()
+    for (const line of componentTable(result.components, {showUnavailable: true})) this.say(line)
+    this.say()
+    if (started.length === 0 && unchanged.length > 0) {
+      this.say(`Nothing to do: ${unchanged.map((c) => c.name).join(', ')} already running.`)
+    } else {
+      this.say(
+        `Started ${started.map((c) => c.name).join(', ') || 'nothing'} in ${formatDuration(result.durationMs)}` +
+          (unchanged.length > 0 ? `; ${unchanged.map((c) => c.name).join(', ')} already running.` : '.'),
+      )
+    }
+    const skipped = result.components.filter((c) => c.state === 'unavailable')
+    if (skipped.length > 0)
+      this.say(`Not started: ${skipped.map((c) => `${c.name} (${c.reason})`).join('; ')}.`)
+    this.say(`State: ${result.home}  ·  poc status  ·  poc logs -f  ·  poc down`)
+  }
+}

@@ -1,0 +1,29 @@
+import {open, rename, unlink} from 'node:fs/promises'
+import path from 'node:path'
+
+/**
+ * Replace a file so that a crash at any moment leaves either the old or the new content:
+ * write a temp file beside it, fsync it, rename over the target, fsync the directory.
+ */
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`)
+  const handle = await open(temp, 'w', 0o644)
+  try {
+    await handle.writeFile(content)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  try {
+    await rename(temp, file)
+  } catch (error) {
+    await unlink(temp).catch(() => undefined)
+    throw error
+  }
+  const dir = await open(path.dirname(file), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+}

@@ -1,0 +1,446 @@
+import {mkdir, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+import type {PocHome} from './home.js'
+import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
+
+/**
+ * The component catalog: the single source of truth for names, ports, dependencies,
+ * readiness and how each runtime starts a component. `poc up`, `poc status`, the smoke
+ * checks and the compose files all read from here.
+ */
+
+export const componentNames = [
+  'rabbitmq',
+  'redis',
+  'minio',
+  'prometheus',
+  'grafana',
+  'loki',
+  'promtail',
+  'pm',
+  'fi',
+  'sales',
+  'credit',
+  'contract',
+  'invoice-worker',
+  'gateway',
+] as const
+export type ComponentName = (typeof componentNames)[number]
+
+/** Which `--with` value enables a component; `core` is the default set. */
+export const groups = ['core', 'minio', 'observability'] as const
+export type Group = (typeof groups)[number]
+
+export const runtimeNames = ['native', 'docker', 'podman'] as const
+export type RuntimeName = (typeof runtimeNames)[number]
+
+export interface PortSpec {
+  name: string
+  port: number
+  /** Internal ports (Erlang's epmd and distribution) exist only under the native runtime and get no URL. */
+  internal?: boolean
+}
+
+export const loopback = '127.0.0.1'
+
+/** What a component's recipes see once ports are resolved for this stack. */
+export interface ComponentContext {
+  name: ComponentName
+  host: string
+  ports: Record<string, number>
+  home: PocHome
+  dataDir: string
+  logFile: string
+  portOffset: number
+  /** Resolved ports of any catalog component, for configs that point at others (Prometheus targets). */
+  portsOf(name: ComponentName): Record<string, number>
+}
+
+export interface BinaryRequirement {
+  /** The name a user knows, e.g. rabbitmq-server. */
+  name: string
+  /** Absolute paths tried first, then `name` on PATH. */
+  candidates: string[]
+  debianPackage: string
+  /** Searched on PATH after the candidates; false when only the candidates are right (the /usr/sbin RabbitMQ wrapper switches users). */
+  searchPath: boolean
+}
+
+export interface NativeProcessSpec {
+  /** Role inside the component: "server", or a helper such as "epmd". Started in order, stopped in reverse. */
+  role: string
+  command: string
+  args: string[]
+  env: Record<string, string>
+  cwd: string
+}
+
+export interface NativeRecipe {
+  binaries: BinaryRequirement[]
+  /** Write config files and create directories before the processes start. */
+  prepare?(ctx: ComponentContext): Promise<void>
+  processes(ctx: ComponentContext, binaries: Record<string, string>): NativeProcessSpec[]
+}
+
+export interface ComponentSpec {
+  name: ComponentName
+  summary: string
+  kind: 'infrastructure' | 'service'
+  group: Group
+  ports: PortSpec[]
+  dependsOn: ComponentName[]
+  startTimeoutMs: number
+  stopGraceMs: number
+  readiness(ctx: ComponentContext): ReadinessCheck
+  urls(ctx: ComponentContext): Record<string, string>
+  /** How the native runtime starts it; absent when it has no native form. */
+  native?: NativeRecipe
+  /** The official image the container runtimes use. */
+  image?: string
+  /** Set while the component's implementation has not landed: it is reported, never faked. */
+  notAvailableYet?: string
+}
+
+const defaultStartTimeoutMs = 60_000
+const defaultStopGraceMs = 10_000
+
+const rabbitmq: ComponentSpec = {
+  name: 'rabbitmq',
+  summary: 'RabbitMQ broker with the management plugin',
+  kind: 'infrastructure',
+  group: 'core',
+  ports: [
+    {name: 'amqp', port: 5672},
+    {name: 'management', port: 15672},
+    {name: 'epmd', port: 14369, internal: true},
+    {name: 'dist', port: 25672, internal: true},
+  ],
+  dependsOn: [],
+  startTimeoutMs: 90_000,
+  // A clean RabbitMQ shutdown takes about 6 s here; give it room before SIGKILL.
+  stopGraceMs: 30_000,
+  readiness: (ctx) =>
+    allOf(
+      amqpConnect(amqpUrl(ctx), `amqp://${ctx.host}:${ctx.ports.amqp}`),
+      http(`http://${ctx.host}:${ctx.ports.management}/api/healthchecks/node`, {
+        headers: {authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`},
+        body: (json) =>
+          (json as {status?: string}).status === 'ok' ? undefined : `node health: ${JSON.stringify(json)}`,
+      }),
+    ),
+  urls: (ctx) => ({
+    amqp: amqpUrl(ctx),
+    management: `http://${ctx.host}:${ctx.ports.management}`,
+  }),
+  image: 'rabbitmq:3.13-management',
+  native: {
+    binaries: [
+      {
+        name: 'rabbitmq-server',
+        // The real launcher: /usr/sbin/rabbitmq-server switches to the rabbitmq user and its system-wide node.
+        candidates: ['/usr/lib/rabbitmq/bin/rabbitmq-server'],
+        debianPackage: 'rabbitmq-server',
+        searchPath: false,
+      },
+      {name: 'epmd', candidates: ['/usr/bin/epmd'], debianPackage: 'erlang-base', searchPath: true},
+    ],
+    prepare: async (ctx) => {
+      const dir = ctx.dataDir
+      await mkdir(path.join(dir, 'home'), {recursive: true})
+      await mkdir(path.join(dir, 'mnesia'), {recursive: true})
+      await mkdir(path.join(dir, 'log'), {recursive: true})
+      await writeFile(
+        path.join(dir, 'rabbitmq.conf'),
+        [
+          `listeners.tcp.default = ${ctx.host}:${ctx.ports.amqp}`,
+          `management.tcp.ip = ${ctx.host}`,
+          `management.tcp.port = ${ctx.ports.management}`,
+          // Logs go to stdout, which is the component's log file, so `poc logs rabbitmq` shows them.
+          'log.console = true',
+          'log.console.level = info',
+          'log.console.use_colors = off',
+          'log.file = false',
+          '',
+        ].join('\n'),
+      )
+      await writeFile(path.join(dir, 'enabled_plugins'), '[rabbitmq_management].\n')
+      // Our own (empty) env file, so /etc/rabbitmq/rabbitmq-env.conf of a system install is not read.
+      await writeFile(path.join(dir, 'rabbitmq-env.conf'), '')
+    },
+    processes: (ctx, bin) => {
+      const dir = ctx.dataDir
+      const erlangEnv = {
+        HOME: path.join(dir, 'home'),
+        ERL_EPMD_PORT: String(ctx.ports.epmd),
+        ERL_EPMD_ADDRESS: ctx.host,
+        ERL_CRASH_DUMP: path.join(dir, 'log', 'erl_crash.dump'),
+      }
+      return [
+        {
+          // Our own epmd in the foreground: a daemonised one would outlive `poc down`.
+          role: 'epmd',
+          command: bin.epmd as string,
+          args: ['-port', String(ctx.ports.epmd)],
+          env: erlangEnv,
+          cwd: dir,
+        },
+        {
+          role: 'server',
+          command: bin['rabbitmq-server'] as string,
+          args: [],
+          env: {
+            ...erlangEnv,
+            RABBITMQ_NODENAME: 'poc@localhost',
+            RABBITMQ_NODE_IP_ADDRESS: ctx.host,
+            RABBITMQ_DIST_PORT: String(ctx.ports.dist),
+            RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
+            RABBITMQ_LOG_BASE: path.join(dir, 'log'),
+            RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
+            RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
+            RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
+            RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
+            RABBITMQ_PID_FILE: path.join(dir, 'rabbitmq.pid'),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {${ctx.host.replaceAll('.', ',')}}`,
+          },
+          cwd: dir,
+        },
+      ]
+    },
+  },
+}
+
+function amqpUrl(ctx: ComponentContext): string {
+  return `amqp://guest:guest@${ctx.host}:${ctx.ports.amqp}`
+}
+
+const redis: ComponentSpec = {
+  name: 'redis',
+  summary: 'Redis for idempotency keys and caches',
+  kind: 'infrastructure',
+  group: 'core',
+  ports: [{name: 'redis', port: 6379}],
+  dependsOn: [],
+  startTimeoutMs: defaultStartTimeoutMs,
+  stopGraceMs: defaultStopGraceMs,
+  readiness: (ctx) => redisPing(ctx.host, ctx.ports.redis as number),
+  urls: (ctx) => ({redis: `redis://${ctx.host}:${ctx.ports.redis}`}),
+  image: 'redis:7-alpine',
+  native: {
+    binaries: [
+      {
+        name: 'redis-server',
+        candidates: ['/usr/bin/redis-server'],
+        debianPackage: 'redis-server',
+        searchPath: true,
+      },
+    ],
+    prepare: async (ctx) => {
+      await mkdir(ctx.dataDir, {recursive: true})
+    },
+    processes: (ctx, bin) => [
+      {
+        role: 'server',
+        command: bin['redis-server'] as string,
+        // Everything on the command line: no system redis.conf is read.
+        args: [
+          '--port',
+          String(ctx.ports.redis),
+          '--bind',
+          ctx.host,
+          '--dir',
+          ctx.dataDir,
+          '--appendonly',
+          'yes',
+          '--daemonize',
+          'no',
+          '--logfile',
+          '',
+          '--save',
+          '',
+        ],
+        env: {},
+        cwd: ctx.dataDir,
+      },
+    ],
+  },
+}
+
+const prometheus: ComponentSpec = {
+  name: 'prometheus',
+  summary: 'Prometheus scraping every service /metrics',
+  kind: 'infrastructure',
+  group: 'observability',
+  ports: [{name: 'http', port: 9090}],
+  dependsOn: [],
+  startTimeoutMs: defaultStartTimeoutMs,
+  stopGraceMs: defaultStopGraceMs,
+  readiness: (ctx) => http(`http://${ctx.host}:${ctx.ports.http}/-/ready`),
+  urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
+  image: 'prom/prometheus',
+  native: {
+    binaries: [
+      {
+        name: 'prometheus',
+        candidates: ['/usr/bin/prometheus'],
+        debianPackage: 'prometheus',
+        searchPath: true,
+      },
+    ],
+    prepare: async (ctx) => {
+      await mkdir(path.join(ctx.dataDir, 'tsdb'), {recursive: true})
+      await writeFile(path.join(ctx.dataDir, 'prometheus.yml'), prometheusConfig(ctx))
+    },
+    processes: (ctx, bin) => [
+      {
+        role: 'server',
+        command: bin.prometheus as string,
+        args: [
+          `--config.file=${path.join(ctx.dataDir, 'prometheus.yml')}`,
+          `--storage.tsdb.path=${path.join(ctx.dataDir, 'tsdb')}`,
+          `--web.listen-address=${ctx.host}:${ctx.ports.http}`,
+        ],
+        env: {},
+        cwd: ctx.dataDir,
+      },
+    ],
+  },
+}
+
+/** Scrape targets come from the catalog, so a port offset or a new service never needs a hand edit. */
+function prometheusConfig(ctx: ComponentContext): string {
+  const jobs = catalog
+    .filter((c) => c.kind === 'service')
+    .map((c) => {
+      const port = Object.values(ctx.portsOf(c.name))[0]
+      return `  - job_name: ${c.name}\n    static_configs:\n      - targets: ['${ctx.host}:${port}']`
+    })
+  return `global:\n  scrape_interval: 5s\nscrape_configs:\n${jobs.join('\n')}\n`
+}
+
+function containerOnly(
+  name: ComponentName,
+  summary: string,
+  ports: PortSpec[],
+  image: string,
+  healthPath: string,
+  dependsOn: ComponentName[] = [],
+): ComponentSpec {
+  return {
+    name,
+    summary,
+    kind: 'infrastructure',
+    group: name === 'minio' ? 'minio' : 'observability',
+    ports,
+    dependsOn,
+    startTimeoutMs: defaultStartTimeoutMs,
+    stopGraceMs: defaultStopGraceMs,
+    readiness: (ctx) => http(`http://${ctx.host}:${Object.values(ctx.ports)[0]}${healthPath}`),
+    urls: (ctx) =>
+      Object.fromEntries(Object.entries(ctx.ports).map(([n, p]) => [n, `http://${ctx.host}:${p}`])),
+    image,
+  }
+}
+
+const servicesLandLater = 'lands with the event backbone services'
+
+function service(name: ComponentName, summary: string, port: number, notAvailableYet: string): ComponentSpec {
+  return {
+    name,
+    summary,
+    kind: 'service',
+    group: 'core',
+    ports: [{name: 'http', port}],
+    dependsOn: name === 'gateway' ? ['rabbitmq'] : ['rabbitmq', 'redis'],
+    startTimeoutMs: defaultStartTimeoutMs,
+    stopGraceMs: defaultStopGraceMs,
+    readiness: (ctx) => http(`http://${ctx.host}:${ctx.ports.http}/health`),
+    urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
+    notAvailableYet,
+  }
+}
+
+export const catalog: readonly ComponentSpec[] = [
+  rabbitmq,
+  redis,
+  containerOnly(
+    'minio',
+    'MinIO object storage',
+    [
+      {name: 'api', port: 9000},
+      {name: 'console', port: 9001},
+    ],
+    'minio/minio',
+    '/minio/health/ready',
+  ),
+  prometheus,
+  containerOnly(
+    'grafana',
+    'Grafana dashboards',
+    [{name: 'http', port: 3000}],
+    'grafana/grafana',
+    '/api/health',
+    ['prometheus', 'loki'],
+  ),
+  containerOnly('loki', 'Loki log store', [{name: 'http', port: 3100}], 'grafana/loki', '/ready'),
+  containerOnly('promtail', 'Promtail shipping logs to Loki', [], 'grafana/promtail', '/ready', ['loki']),
+  service('pm', 'project management service (pm-service)', 3001, servicesLandLater),
+  service('fi', 'finance read model (fi-service)', 3002, servicesLandLater),
+  service('sales', 'sales orders', 3003, servicesLandLater),
+  service('credit', 'credit decisions', 3004, servicesLandLater),
+  service('contract', 'contracts and renewals', 3006, servicesLandLater),
+  service('invoice-worker', 'shard consumer creating invoices', 3007, servicesLandLater),
+  service('gateway', 'fast-path order gateway', 8081, 'lands with the fast-path order gateway'),
+]
+
+export function isComponentName(name: string): name is ComponentName {
+  return (componentNames as readonly string[]).includes(name)
+}
+
+export function getComponent(name: ComponentName): ComponentSpec {
+  const spec = catalog.find((c) => c.name === name)
+  if (!spec) throw new Error(`component ${name} is not in the catalog`)
+  return spec
+}
+
+export function resolvePorts(spec: ComponentSpec, portOffset: number): Record<string, number> {
+  return Object.fromEntries(spec.ports.map((p) => [p.name, p.port + portOffset]))
+}
+
+/** The highest offset that keeps every port of the catalog at or below 65535. */
+export const maxPortOffset = 65_535 - Math.max(...catalog.flatMap((c) => c.ports.map((p) => p.port)))
+
+/**
+ * The components a call works on: `only` (with what they depend on) or the default set plus
+ * the `with` groups, in catalog order.
+ */
+export function selectComponents(options: {only?: ComponentName[]; with?: Group[]}): ComponentName[] {
+  const wanted = new Set<ComponentName>()
+  const add = (name: ComponentName) => {
+    if (wanted.has(name)) return
+    wanted.add(name)
+    for (const dep of getComponent(name).dependsOn) add(dep)
+  }
+  if (options.only && options.only.length > 0) {
+    for (const name of options.only) add(name)
+  } else {
+    const enabled = new Set<Group>(['core', ...(options.with ?? [])])
+    for (const spec of catalog) if (enabled.has(spec.group)) add(spec.name)
+  }
+  return catalog.filter((c) => wanted.has(c.name)).map((c) => c.name)
+}
+
+/**
+ * Start order as waves: every component of a wave depends only on components of earlier
+ * waves, so a wave starts in parallel. Dependencies outside `names` are taken as satisfied.
+ */
+export function startWaves(names: ComponentName[]): ComponentName[][] {
+  const pending = new Set(names)
+  const waves: ComponentName[][] = []
+  while (pending.size > 0) {
+    const wave = [...pending].filter((name) => getComponent(name).dependsOn.every((dep) => !pending.has(dep)))
+    if (wave.length === 0) throw new Error(`dependency cycle among ${[...pending].join(', ')}`)
+    for (const name of wave) pending.delete(name)
+    waves.push(wave)
+  }
+  return waves
+}

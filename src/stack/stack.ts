@@ -1,0 +1,497 @@
+import {readlinkSync} from 'node:fs'
+import {rm} from 'node:fs/promises'
+import {
+  type ComponentName,
+  type Group,
+  type RuntimeName,
+  catalog,
+  getComponent,
+  maxPortOffset,
+  resolvePorts,
+  selectComponents,
+  startWaves,
+} from './catalog.js'
+import {type Clock, formatDuration, systemClock} from './clock.js'
+import {componentContext, publicUrls} from './context.js'
+import {ExitCode, PocError, errorMessage, usageError} from './errors.js'
+import type {PocHome} from './home.js'
+import {withLock} from './lock.js'
+import {lastLines} from './log-tail.js'
+import {processesAlive, resolveBinaries, spawnDetached, stopProcesses, waitPortsFree} from './native.js'
+import {checkPortFree, describeHolder, type PortConflict} from './ports.js'
+import {listPids, readStat} from './proc.js'
+import {waitForReady} from './readiness.js'
+import {type RuntimeChoice, resolveRuntime, unavailableReason} from './runtime.js'
+import {
+  type ComponentRecord,
+  type StackState,
+  emptyState,
+  readState,
+  removeComponent,
+  upsertComponent,
+  writeState,
+} from './state.js'
+
+export type ProgressPhase =
+  'checking' | 'starting' | 'ready' | 'unchanged' | 'skipped' | 'failed' | 'stopping' | 'stopped'
+export interface ProgressEvent {
+  component: ComponentName
+  phase: ProgressPhase
+  message?: string
+}
+export type Progress = (event: ProgressEvent) => void
+
+export type ComponentState = 'healthy' | 'unhealthy' | 'down' | 'stopped' | 'unavailable'
+
+export interface ComponentReport {
+  name: ComponentName
+  summary: string
+  state: ComponentState
+  /** What this `up` did with it. */
+  action?: 'started' | 'restarted' | 'unchanged' | 'skipped'
+  pids: number[]
+  ports: Record<string, number>
+  urls: Record<string, string>
+  uptimeMs?: number
+  readyMs?: number
+  reason?: string
+}
+
+export interface UpRequest {
+  only?: ComponentName[]
+  with?: Group[]
+  runtime: RuntimeChoice
+  /** Undefined: keep the running stack's offset, else 0. */
+  portOffset?: number
+  /** Overrides every component's own start timeout. */
+  timeoutMs?: number
+}
+
+export interface UpResult {
+  home: string
+  runtime: RuntimeName
+  portOffset: number
+  durationMs: number
+  components: ComponentReport[]
+  warnings: string[]
+}
+
+export interface StackContext {
+  home: PocHome
+  clock?: Clock
+  signal?: AbortSignal
+  progress?: Progress
+}
+
+const logLinesOnFailure = 40
+/**
+ * A component that never became ready holds no accepted work, and a booting RabbitMQ ignores
+ * SIGTERM until its boot completes: don't wait its full grace period when undoing a failed up.
+ */
+const unreadyStopGraceMs = 2000
+
+export async function up(request: UpRequest, context: StackContext): Promise<UpResult> {
+  const {home} = context
+  const clock = context.clock ?? systemClock
+  const progress = context.progress ?? (() => undefined)
+  const began = clock.now()
+  const runtime = resolveRuntime(request.runtime)
+  if (request.portOffset !== undefined && (request.portOffset < 0 || request.portOffset > maxPortOffset)) {
+    throw usageError(`--port-offset must be between 0 and ${maxPortOffset}, got ${request.portOffset}`)
+  }
+
+  return withLock(home, 'up', async () => {
+    const warnings: string[] = []
+    const loaded = await readState(home)
+    if (loaded.warning) warnings.push(loaded.warning)
+    const previouslyRecorded = new Set(loaded.state?.components.map((c) => c.name))
+    const state = await reconcile(loaded.state, runtime, request.portOffset, home)
+    const portOffset = state.portOffset
+    const selected = selectComponents({only: request.only, with: request.with})
+
+    const reports = new Map<ComponentName, ComponentReport>()
+    const runnable: ComponentName[] = []
+    for (const name of selected) {
+      const reason = unavailableReason(getComponent(name), runtime)
+      if (!reason) {
+        runnable.push(name)
+        continue
+      }
+      if (request.only?.includes(name))
+        throw new PocError(`cannot start ${name}: ${reason}`, {code: 'unavailable'})
+      reports.set(name, {
+        ...baseReport(name, home, portOffset),
+        state: 'unavailable',
+        action: 'skipped',
+        reason,
+      })
+      progress({component: name, phase: 'skipped', message: reason})
+    }
+    // A component whose dependency cannot run is skipped too, with that reason.
+    for (const name of [...runnable]) {
+      const blocked = getComponent(name).dependsOn.find((dep) => reports.get(dep)?.state === 'unavailable')
+      if (!blocked) continue
+      runnable.splice(runnable.indexOf(name), 1)
+      const reason = `needs ${blocked}, which is unavailable`
+      reports.set(name, {
+        ...baseReport(name, home, portOffset),
+        state: 'unavailable',
+        action: 'skipped',
+        reason,
+      })
+      progress({component: name, phase: 'skipped', message: reason})
+    }
+
+    const running = new Set(runnable.filter((name) => state.components.some((c) => c.name === name)))
+    const toStart = runnable.filter((name) => !running.has(name))
+    await preflight(toStart, portOffset)
+    await writeState(home, state)
+
+    let saving = Promise.resolve()
+    const save = () => (saving = saving.then(() => writeState(home, state)))
+    const startedHere: ComponentRecord[] = []
+    const readyHere = new Set<ComponentName>()
+
+    const bringUp = async (name: ComponentName): Promise<void> => {
+      const spec = getComponent(name)
+      const ctx = componentContext(name, home, portOffset)
+      const timeoutMs = request.timeoutMs ?? spec.startTimeoutMs
+      const wasRunning = running.has(name)
+      let record = state.components.find((c) => c.name === name)
+      const t0 = clock.now()
+      if (!wasRunning || !record) {
+        progress({component: name, phase: 'starting'})
+        const recipe = spec.native
+        if (!recipe) throw new Error(`${name} has no native recipe`)
+        const binaries = resolveBinaries(recipe.binaries)
+        await recipe.prepare?.(ctx)
+        record = {
+          name,
+          runtime,
+          ports: ctx.ports,
+          startedAt: new Date().toISOString(),
+          logFile: ctx.logFile,
+          processes: [],
+        }
+        upsertComponent(state, record)
+        startedHere.push(record)
+        for (const processSpec of recipe.processes(ctx, binaries)) {
+          record.processes.push(await spawnDetached(processSpec, ctx.logFile))
+          await save()
+        }
+      } else {
+        progress({component: name, phase: 'checking'})
+      }
+      const current = record
+      try {
+        await waitForReady(spec.readiness(ctx), {
+          timeoutMs,
+          clock,
+          signal: context.signal,
+          abortIf: () =>
+            processesAlive(current.processes)
+              ? undefined
+              : `${name} exited while starting (see its log: ${current.logFile})`,
+        })
+      } catch (error) {
+        const message = `${name} did not become ready: ${errorMessage(error)}`
+        progress({component: name, phase: 'failed', message})
+        throw new PocError(message, {
+          code: 'start_failed',
+          details: await logTail(name, current.logFile),
+          suggestions: [`See the whole log with: poc logs ${name}`, 'Check prerequisites with: poc doctor'],
+          cause: error,
+        })
+      }
+      const readyMs = clock.now() - t0
+      readyHere.add(name)
+      const action = wasRunning ? 'unchanged' : previouslyRecorded.has(name) ? 'restarted' : 'started'
+      progress({
+        component: name,
+        phase: wasRunning ? 'unchanged' : 'ready',
+        message: wasRunning ? 'already running' : `ready in ${formatDuration(readyMs)}`,
+      })
+      reports.set(name, {
+        ...baseReport(name, home, portOffset),
+        state: 'healthy',
+        action,
+        pids: current.processes.map((p) => p.pid),
+        readyMs: wasRunning ? undefined : readyMs,
+        uptimeMs: Date.now() - Date.parse(current.startedAt),
+      })
+    }
+
+    try {
+      for (const wave of startWaves(runnable)) {
+        if (context.signal?.aborted) throw context.signal.reason
+        const results = await Promise.allSettled(wave.map(bringUp))
+        const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+        if (failure) throw failure.reason
+      }
+    } catch (error) {
+      // Stop what this call started, newest first, and say so; the original error is what the user sees.
+      for (const record of [...startedHere].reverse()) {
+        progress({component: record.name, phase: 'stopping'})
+        const grace = readyHere.has(record.name) ? getComponent(record.name).stopGraceMs : unreadyStopGraceMs
+        await stopProcesses(record.processes, grace, clock)
+        removeComponent(state, record.name)
+        progress({component: record.name, phase: 'stopped'})
+      }
+      await saving.catch(() => undefined)
+      await writeState(home, state)
+      if (context.signal?.aborted) {
+        throw new PocError(
+          `interrupted: stopped the ${startedHere.length} component(s) this call had started`,
+          {
+            exitCode: ExitCode.interrupted,
+            code: 'interrupted',
+          },
+        )
+      }
+      throw error
+    }
+    await saving
+    return {
+      home: home.root,
+      runtime,
+      portOffset,
+      durationMs: clock.now() - began,
+      components: selected.map((name) => reports.get(name) as ComponentReport),
+      warnings,
+    }
+  })
+}
+
+/**
+ * Bring the recorded state in line with reality: components whose processes are gone (or
+ * whose pids now belong to other programs) are cleaned out; a live stack keeps its settings.
+ */
+async function reconcile(
+  existing: StackState | undefined,
+  runtime: RuntimeName,
+  requestedOffset: number | undefined,
+  home: PocHome,
+): Promise<StackState> {
+  if (!existing) return emptyState(runtime, requestedOffset ?? 0)
+  for (const record of existing.components) {
+    if (processesAlive(record.processes)) continue
+    // Part of it may still run (e.g. epmd without its broker): stop the rest before it is started again.
+    await stopProcesses(record.processes, getComponent(record.name).stopGraceMs)
+    removeComponent(existing, record.name)
+  }
+  if (existing.components.length === 0) return emptyState(runtime, requestedOffset ?? existing.portOffset)
+  if (requestedOffset !== undefined && requestedOffset !== existing.portOffset) {
+    throw new PocError(
+      `the stack in ${home.root} already runs with --port-offset ${existing.portOffset}, not ${requestedOffset}`,
+      {
+        code: 'offset_mismatch',
+        suggestions: [
+          'Stop it first with: poc down',
+          'Or run a second stack in another directory: POC_HOME=/tmp/other poc up',
+        ],
+      },
+    )
+  }
+  if (existing.runtime !== runtime) {
+    throw new PocError(
+      `the stack in ${home.root} runs under the ${existing.runtime} runtime, not ${runtime}`,
+      {
+        code: 'runtime_mismatch',
+        suggestions: ['Stop it first with: poc down'],
+      },
+    )
+  }
+  return existing
+}
+
+/** Everything that can be known before starting anything: binaries installed, ports free. */
+async function preflight(names: ComponentName[], portOffset: number): Promise<void> {
+  const requirements = names.flatMap((name) => getComponent(name).native?.binaries ?? [])
+  resolveBinaries(requirements)
+  const conflicts: PortConflict[] = []
+  for (const name of names) {
+    const ports = resolvePorts(getComponent(name), portOffset)
+    for (const [portName, port] of Object.entries(ports)) {
+      const holder = await checkPortFree(port)
+      if (holder) conflicts.push({component: name, portName, port, holder})
+    }
+  }
+  if (conflicts.length === 0) return
+  const lines = conflicts.map(
+    (c) => `port ${c.port} (${c.component} ${c.portName}) is taken by ${describeHolder(c.holder)}`,
+  )
+  throw new PocError(lines.length === 1 ? (lines[0] as string) : `${lines.length} ports are taken`, {
+    code: 'port_taken',
+    details: lines.length === 1 ? [] : lines,
+    suggestions: [
+      `Stop that process, or run this stack on other ports: poc up --port-offset ${portOffset + 1000}`,
+    ],
+  })
+}
+
+function baseReport(name: ComponentName, home: PocHome, portOffset: number): ComponentReport {
+  const spec = getComponent(name)
+  return {
+    name,
+    summary: spec.summary,
+    state: 'stopped',
+    pids: [],
+    ports: publicPorts(name, portOffset),
+    urls: spec.notAvailableYet ? {} : publicUrls(name, home, portOffset),
+  }
+}
+
+function publicPorts(name: ComponentName, portOffset: number): Record<string, number> {
+  const spec = getComponent(name)
+  return Object.fromEntries(spec.ports.filter((p) => !p.internal).map((p) => [p.name, p.port + portOffset]))
+}
+
+async function logTail(name: ComponentName, file: string): Promise<string[]> {
+  const lines = await lastLines(file, logLinesOnFailure)
+  return lines.length === 0
+    ? [`(${name} wrote nothing to ${file})`]
+    : [`last ${lines.length} lines of ${file}:`, ...lines]
+}
+
+export interface StatusResult {
+  home: string
+  runtime?: RuntimeName
+  portOffset?: number
+  running: boolean
+  components: ComponentReport[]
+  warnings: string[]
+}
+
+/** A look at the stack without changing it: every catalog component with its state. */
+export async function status(context: StackContext): Promise<StatusResult> {
+  const {home} = context
+  // A report must not move a corrupt file aside behind a running `up`'s back.
+  const loaded = await readState(home, {moveCorruptAside: false})
+  const state = loaded.state
+  const portOffset = state?.portOffset ?? 0
+  const runtime = state?.runtime ?? 'native'
+  const components = await Promise.all(
+    catalog.map(async (spec): Promise<ComponentReport> => {
+      const base = baseReport(spec.name, home, portOffset)
+      const record = state?.components.find((c) => c.name === spec.name)
+      if (!record) {
+        const reason = unavailableReason(spec, runtime)
+        return reason ? {...base, state: 'unavailable', reason} : base
+      }
+      const pids = record.processes.map((p) => p.pid)
+      const uptimeMs = Date.now() - Date.parse(record.startedAt)
+      if (!processesAlive(record.processes)) {
+        return {...base, state: 'down', pids, reason: 'its process is gone; poc up starts it again'}
+      }
+      try {
+        await waitForReady(spec.readiness(componentContext(spec.name, home, portOffset)), {
+          timeoutMs: 0,
+          attemptTimeoutMs: 3000,
+          clock: context.clock,
+        })
+        return {...base, state: 'healthy', pids, uptimeMs}
+      } catch (error) {
+        return {...base, state: 'unhealthy', pids, uptimeMs, reason: errorMessage(error)}
+      }
+    }),
+  )
+  return {
+    home: home.root,
+    runtime: state?.runtime,
+    portOffset: state?.portOffset,
+    running: components.some((c) => c.state === 'healthy' || c.state === 'unhealthy'),
+    components,
+    warnings: loaded.warning ? [loaded.warning] : [],
+  }
+}
+
+export interface DownRequest {
+  volumes: boolean
+}
+
+export interface StoppedComponent {
+  name: ComponentName
+  pids: number[]
+  durationMs: number
+  forced: boolean
+  portsStillHeld: number[]
+}
+
+export interface DownResult {
+  home: string
+  durationMs: number
+  stopped: StoppedComponent[]
+  /** Processes found running from $POC_HOME that the state file did not list. */
+  orphans: number[]
+  volumesRemoved: boolean
+  warnings: string[]
+}
+
+export async function down(request: DownRequest, context: StackContext): Promise<DownResult> {
+  const {home} = context
+  const clock = context.clock ?? systemClock
+  const progress = context.progress ?? (() => undefined)
+  const began = clock.now()
+  return withLock(home, 'down', async () => {
+    const loaded = await readState(home)
+    const warnings = loaded.warning ? [loaded.warning] : []
+    const state = loaded.state
+    const stopped: StoppedComponent[] = []
+    if (state) {
+      // Reverse dependency order: services before the broker they publish to.
+      const order = startWaves(state.components.map((c) => c.name)).reverse()
+      for (const wave of order) {
+        await Promise.all(
+          wave.map(async (name) => {
+            const record = state.components.find((c) => c.name === name) as ComponentRecord
+            progress({component: name, phase: 'stopping'})
+            const outcome = await stopProcesses(record.processes, getComponent(name).stopGraceMs, clock)
+            const portsStillHeld = await waitPortsFree(Object.values(record.ports), 10_000, clock)
+            removeComponent(state, name)
+            await writeState(home, state)
+            stopped.push({name, pids: record.processes.map((p) => p.pid), ...outcome, portsStillHeld})
+            progress({
+              component: name,
+              phase: 'stopped',
+              message: outcome.forced ? 'needed SIGKILL' : undefined,
+            })
+          }),
+        )
+      }
+    }
+    const orphans = await stopOrphans(home, clock)
+    await rm(home.stateFile, {force: true})
+    if (request.volumes) await rm(home.dataDir, {recursive: true, force: true})
+    return {
+      home: home.root,
+      durationMs: clock.now() - began,
+      stopped,
+      orphans,
+      volumesRemoved: request.volumes,
+      warnings,
+    }
+  })
+}
+
+/**
+ * Every process we start runs with its working directory inside $POC_HOME. Anything still
+ * running from there after the recorded ones stopped (a lost state file, a helper that
+ * escaped its tree) is ours, and is stopped too.
+ */
+async function stopOrphans(home: PocHome, clock: Clock): Promise<number[]> {
+  const prefix = `${home.root}/`
+  const orphans = listPids().filter((pid) => {
+    if (pid === process.pid) return false
+    try {
+      return `${readlinkSync(`/proc/${pid}/cwd`)}/`.startsWith(prefix)
+    } catch {
+      return false
+    }
+  })
+  for (const pid of orphans) {
+    const stat = readStat(pid)
+    if (stat)
+      await stopProcesses([{role: 'orphan', pid, startTicks: stat.startTicks, command: ''}], 5000, clock)
+  }
+  return orphans
+}

@@ -1,0 +1,69 @@
+import {mkdtempSync, readlinkSync, rmSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {execa} from 'execa'
+import {listPids, readStat} from '../src/stack/proc.js'
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const binRun = path.join(repoRoot, 'bin', 'run.js')
+
+/**
+ * Port offsets of the test stacks: every integration file has its own, so files never share a
+ * port with each other or with a developer's stack on the default ports (a unit test checks).
+ * All stay below the kernel's ephemeral range (32768+), where client sockets could take them.
+ */
+export const testPortOffsets = {lifecycle: 1500, errors: 2000, interrupt: 2500} as const
+
+export function makeHome(label: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `poc-test-${label}-`))
+}
+
+export interface PocRun {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+/** Run the CLI as a user would: `node bin/run.js …` with POC_HOME pointing at the test's home. */
+export async function runPoc(
+  home: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<PocRun> {
+  const result = await execa('node', [binRun, ...args], {
+    env: {POC_HOME: home, NO_COLOR: '1', ...env},
+    reject: false,
+    timeout: 180_000,
+  })
+  // oclif wraps error messages at the terminal width; tests match the sentence, not the wrapping.
+  const stderr = result.stderr.replace(/\s*\n ›\s+/g, ' ')
+  return {exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr}
+}
+
+export function parseJson<T>(run: PocRun): T {
+  try {
+    return JSON.parse(run.stdout) as T
+  } catch {
+    throw new Error(`stdout is not JSON (exit ${run.exitCode}):\n${run.stdout}\nstderr:\n${run.stderr}`)
+  }
+}
+
+/** Live (non-zombie) processes whose working directory is inside `home`: what `poc down` must leave none of. */
+export function processesUnder(home: string): number[] {
+  return listPids().filter((pid) => {
+    const stat = readStat(pid)
+    if (!stat || stat.state === 'Z') return false
+    try {
+      return `${readlinkSync(`/proc/${pid}/cwd`)}/`.startsWith(`${home}/`)
+    } catch {
+      return false
+    }
+  })
+}
+
+/** Best-effort cleanup after a test, whatever state it failed in. */
+export async function cleanup(home: string): Promise<void> {
+  await runPoc(home, ['down'])
+  rmSync(home, {recursive: true, force: true})
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import {after, describe, it} from 'node:test'
+import type {StatusResult} from '../../src/stack/stack.js'
+import {cleanup, makeHome, parseJson, processesUnder, runPoc, testPortOffsets} from '../helpers.js'
+
+const offset = testPortOffsets.errors
+
+describe('poc up refuses clearly', {timeout: 300_000}, () => {
+  const home = makeHome('errors')
+  after(() => cleanup(home))
+
+  it('fails with exit 3 naming the process that holds a port, and starts nothing', async () => {
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(6379 + offset, '127.0.0.1', resolve))
+    try {
+      const run = await runPoc(home, ['up', '--only', 'rabbitmq,redis', '--port-offset', String(offset)])
+      assert.equal(run.exitCode, 3)
+      assert.match(
+        run.stderr,
+        new RegExp(`port ${6379 + offset} \\(redis redis\\) is taken by pid ${process.pid} \\(.*node`),
+      )
+      assert.match(run.stderr, /--port-offset/)
+      assert.deepEqual(processesUnder(home), [])
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it('rejects an unknown --only name as a usage error (exit 2) listing the components', async () => {
+    const run = await runPoc(home, ['up', '--only', 'rabbitmq,bogus'])
+    assert.equal(run.exitCode, 2)
+    assert.match(run.stderr, /unknown component: bogus/)
+    assert.match(run.stderr, /rabbitmq, redis/)
+  })
+
+  it('rejects a negative --port-offset as a usage error (exit 2)', async () => {
+    const run = await runPoc(home, ['up', '--port-offset', '-5'])
+    assert.equal(run.exitCode, 2)
+    assert.match(run.stderr, /--port-offset/)
+  })
+
+  it('rejects an offset that pushes a port past 65535 (exit 2)', async () => {
+    const run = await runPoc(home, ['up', '--port-offset', '60000'])
+    assert.equal(run.exitCode, 2)
+    assert.match(run.stderr, /--port-offset must be between 0 and \d+/)
+  })
+
+  it('says docker and podman are not implemented yet (exit 3)', async () => {
+    for (const runtime of ['docker', 'podman']) {
+      const run = await runPoc(home, ['up', '--runtime', runtime])
+      assert.equal(run.exitCode, 3)
+      assert.match(run.stderr, new RegExp(`the ${runtime} runtime is not implemented yet`))
+    }
+  })
+
+  it('says a component that has not landed is not available yet, never faking it (exit 3)', async () => {
+    const run = await runPoc(home, ['up', '--only', 'gateway', '--port-offset', String(offset), '--json'])
+    assert.equal(run.exitCode, 3)
+    const {error} = parseJson<{error: {message: string; code: string}}>(run)
+    assert.equal(error.code, 'unavailable')
+    assert.match(error.message, /cannot start gateway: not available yet/)
+  })
+
+  it('status without a stack says how to start one', async () => {
+    const run = await runPoc(home, ['status'])
+    assert.equal(run.exitCode, 0)
+    assert.match(run.stdout, /No stack is running from .*Start one with: poc up/)
+    const json = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
+    assert.equal(json.running, false)
+  })
+
+  it('a component that does not get ready in time: exit 3, its last log lines, and what was started is stopped', async () => {
+    const run = await runPoc(home, [
+      'up',
+      '--only',
+      'rabbitmq',
+      '--port-offset',
+      String(offset),
+      '--timeout',
+      '1s',
+    ])
+    assert.equal(run.exitCode, 3)
+    assert.match(run.stderr, /rabbitmq did not become ready: timed out after 1\.\ds waiting for AMQP connect/)
+    assert.match(run.stderr, /last \d+ lines of .*rabbitmq\.log/)
+    assert.deepEqual(processesUnder(home), [])
+    const status = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
+    assert.equal(status.running, false)
+  })
+})

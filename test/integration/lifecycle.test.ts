@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict'
+import {existsSync} from 'node:fs'
+import {after, before, describe, it} from 'node:test'
+import amqp from 'amqplib'
+import {Redis} from 'ioredis'
+import {isListening} from '../../src/stack/ports.js'
+import type {DownResult, StatusResult, UpResult} from '../../src/stack/stack.js'
+import {cleanup, makeHome, parseJson, processesUnder, runPoc, testPortOffsets} from '../helpers.js'
+
+const offset = testPortOffsets.lifecycle
+const ports = {
+  amqp: 5672 + offset,
+  management: 15672 + offset,
+  epmd: 14369 + offset,
+  dist: 25672 + offset,
+  redis: 6379 + offset,
+}
+
+async function redisPing(): Promise<string> {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port: ports.redis,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
+  try {
+    await client.connect()
+    return await client.ping()
+  } finally {
+    client.disconnect()
+  }
+}
+
+describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout: 300_000}, () => {
+  const home = makeHome('lifecycle')
+  let up: UpResult
+
+  before(async () => {
+    const run = await runPoc(home, [
+      'up',
+      '--only',
+      'rabbitmq,redis',
+      '--port-offset',
+      String(offset),
+      '--json',
+    ])
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    up = parseJson<UpResult>(run)
+  })
+
+  after(() => cleanup(home))
+
+  it('starts both and reports them healthy with their ports', () => {
+    assert.deepEqual(
+      up.components.map((c) => [c.name, c.state, c.action]),
+      [
+        ['rabbitmq', 'healthy', 'started'],
+        ['redis', 'healthy', 'started'],
+      ],
+    )
+    assert.deepEqual(up.components[0]?.ports, {amqp: ports.amqp, management: ports.management})
+    assert.equal(up.portOffset, offset)
+  })
+
+  it('gives a broker that amqplib can use, with the management API answering', async () => {
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${ports.amqp}`)
+    try {
+      const channel = await connection.createChannel()
+      const {queue} = await channel.assertQueue('', {exclusive: true})
+      channel.sendToQueue(queue, Buffer.from('hello'))
+      const message = await new Promise<amqp.ConsumeMessage | null>((resolve) =>
+        channel.consume(queue, resolve, {noAck: true}),
+      )
+      assert.equal(message?.content.toString(), 'hello')
+    } finally {
+      await connection.close()
+    }
+    const response = await fetch(`http://127.0.0.1:${ports.management}/api/overview`, {
+      headers: {authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`},
+    })
+    assert.equal(response.status, 200)
+    const overview = (await response.json()) as {node: string}
+    assert.equal(overview.node, 'poc@localhost')
+  })
+
+  it('gives a Redis that answers PING', async () => {
+    assert.equal(await redisPing(), 'PONG')
+  })
+
+  it('status --json shows both healthy', async () => {
+    const run = await runPoc(home, ['status', '--json'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    const result = parseJson<StatusResult>(run)
+    const byName = Object.fromEntries(result.components.map((c) => [c.name, c]))
+    assert.equal(byName.rabbitmq?.state, 'healthy')
+    assert.equal(byName.redis?.state, 'healthy')
+    assert.equal(byName.pm?.state, 'unavailable')
+    assert.equal(result.portOffset, offset)
+  })
+
+  it('up again is a no-op and says so', async () => {
+    const run = await runPoc(home, ['up', '--only', 'rabbitmq,redis'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    assert.match(run.stdout, /Nothing to do: rabbitmq, redis already running\./)
+    const status = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
+    const pids = status.components.filter((c) => c.pids.length > 0).map((c) => c.pids)
+    assert.deepEqual(
+      pids,
+      up.components.map((c) => c.pids),
+    )
+  })
+
+  it('shows a component killed with SIGKILL as down, and up restarts it', async () => {
+    const redisPid = up.components.find((c) => c.name === 'redis')?.pids[0] as number
+    process.kill(redisPid, 'SIGKILL')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const down = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
+    assert.equal(down.components.find((c) => c.name === 'redis')?.state, 'down')
+    assert.equal(down.components.find((c) => c.name === 'rabbitmq')?.state, 'healthy')
+
+    const run = await runPoc(home, ['up', '--only', 'rabbitmq,redis', '--json'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    const again = parseJson<UpResult>(run)
+    assert.deepEqual(
+      again.components.map((c) => [c.name, c.action]),
+      [
+        ['rabbitmq', 'unchanged'],
+        ['redis', 'restarted'],
+      ],
+    )
+    assert.notEqual(again.components[1]?.pids[0], redisPid)
+    assert.equal(await redisPing(), 'PONG')
+  })
+
+  it('logs shows each component’s log, prefixed with its name', async () => {
+    const run = await runPoc(home, ['logs', 'redis', '--tail', '50'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    assert.match(run.stdout, /^redis \| .*Ready to accept connections/m)
+    const all = await runPoc(home, ['logs', '--tail', '500'])
+    assert.match(all.stdout, /^rabbitmq \| .*Server startup complete/m)
+  })
+
+  it('down stops everything: no process under POC_HOME, no listening port, epmd included', async () => {
+    const run = await runPoc(home, ['down', '--json'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    const result = parseJson<DownResult>(run)
+    assert.deepEqual(result.stopped.map((s) => s.name).sort(), ['rabbitmq', 'redis'])
+    assert.deepEqual(processesUnder(home), [])
+    for (const [name, port] of Object.entries(ports))
+      assert.equal(isListening(port), false, `${name} port ${port}`)
+    assert.equal(existsSync(`${home}/state.json`), false)
+
+    const again = await runPoc(home, ['down'])
+    assert.equal(again.exitCode, 0)
+    assert.match(again.stdout, /Nothing was running\./)
+  })
+})

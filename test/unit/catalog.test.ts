@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {
+  catalog,
+  componentNames,
+  getComponent,
+  maxPortOffset,
+  resolvePorts,
+  selectComponents,
+  startWaves,
+} from '../../src/stack/catalog.js'
+import {testPortOffsets} from '../helpers.js'
+
+describe('component catalog', () => {
+  it('declares every component of SPEC §2.2 with its default ports', () => {
+    const expected: Record<string, number[]> = {
+      rabbitmq: [5672, 15672],
+      redis: [6379],
+      minio: [9000, 9001],
+      prometheus: [9090],
+      grafana: [3000],
+      loki: [3100],
+      pm: [3001],
+      fi: [3002],
+      sales: [3003],
+      credit: [3004],
+      contract: [3006],
+      'invoice-worker': [3007],
+      gateway: [8081],
+    }
+    for (const [name, ports] of Object.entries(expected)) {
+      const spec = getComponent(name as never)
+      assert.deepEqual(
+        spec.ports.filter((p) => !p.internal).map((p) => p.port),
+        ports,
+        name,
+      )
+    }
+    assert.deepEqual(
+      catalog.map((c) => c.name),
+      [...componentNames],
+    )
+  })
+
+  it('gives RabbitMQ 90 s to start and everything else 60 s', () => {
+    for (const spec of catalog)
+      assert.equal(spec.startTimeoutMs, spec.name === 'rabbitmq' ? 90_000 : 60_000, spec.name)
+  })
+
+  it('starts dependencies in earlier waves than their dependents', () => {
+    const waves = startWaves([...componentNames])
+    const waveOf = (name: string) => waves.findIndex((w) => w.includes(name as never))
+    for (const spec of catalog) {
+      for (const dep of spec.dependsOn)
+        assert.ok(waveOf(dep) < waveOf(spec.name), `${dep} before ${spec.name}`)
+    }
+    assert.deepEqual(waves[0]?.includes('rabbitmq'), true)
+    assert.ok(waveOf('grafana') > waveOf('loki'))
+  })
+
+  it('selects the default set, adds groups with --with, and pulls in dependencies of --only', () => {
+    const defaults = selectComponents({})
+    assert.ok(defaults.includes('rabbitmq') && defaults.includes('pm') && defaults.includes('gateway'))
+    assert.ok(!defaults.includes('prometheus') && !defaults.includes('minio'))
+    assert.ok(selectComponents({with: ['observability']}).includes('prometheus'))
+    assert.deepEqual(selectComponents({only: ['pm']}), ['rabbitmq', 'redis', 'pm'])
+    assert.deepEqual(selectComponents({only: ['redis']}), ['redis'])
+    assert.deepEqual(selectComponents({only: ['grafana']}), ['prometheus', 'grafana', 'loki'])
+  })
+
+  it('shifts every port by the offset and keeps the largest offset within 65535', () => {
+    assert.deepEqual(resolvePorts(getComponent('rabbitmq'), 1000), {
+      amqp: 6672,
+      management: 16672,
+      epmd: 15369,
+      dist: 26672,
+    })
+    const highest = Math.max(...catalog.flatMap((c) => Object.values(resolvePorts(c, maxPortOffset))))
+    assert.equal(highest, 65_535)
+  })
+
+  it('keeps the test stacks off each other’s ports and off the default stack', () => {
+    const offsets = [0, ...Object.values(testPortOffsets)]
+    const owner = new Map<number, string>()
+    for (const offset of offsets) {
+      for (const spec of catalog) {
+        for (const [name, port] of Object.entries(resolvePorts(spec, offset))) {
+          const here = `${spec.name}.${name}@${offset}`
+          assert.ok(!owner.has(port), `port ${port}: ${owner.get(port)} and ${here}`)
+          owner.set(port, here)
+          if (offset > 0) assert.ok(port < 32_768, `${here} = ${port} is in the ephemeral range`)
+        }
+      }
+    }
+  })
+})

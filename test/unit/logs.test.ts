@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {describe, it} from 'node:test'
+import {homeAt} from '../../src/stack/home.js'
+import {lineTime, linesSince, parseSince, readLogs} from '../../src/stack/logs.js'
+import {parseDuration} from '../../src/lib/duration.js'
+import {makeHome} from '../helpers.js'
+
+describe('log lines', () => {
+  it('reads the time of each component’s log format', () => {
+    const at = Date.parse('2026-11-23T00:30:37.759Z')
+    assert.equal(lineTime('2026-11-23 00:30:37.759295+00:00 [info] <0.666.0> Server startup complete'), at)
+    assert.equal(lineTime('[poc] 2026-11-23T00:30:37.759Z starting server: redis-server'), at)
+    assert.equal(lineTime('5077:M 23 Nov 2026 00:30:37.759 * Ready to accept connections'), at)
+    assert.equal(lineTime('ts=2026-11-23T00:30:37.759Z caller=main.go level=info'), at)
+    assert.equal(lineTime(`{"level":30,"time":${at},"msg":"listening"}`), at)
+    assert.equal(lineTime('    at Object.<anonymous> (file.js:1:1)'), undefined)
+  })
+
+  it('keeps lines since a time, with untimed lines going along with the line before', () => {
+    const lines = [
+      '2026-11-23 00:00:00.000000+00:00 [info] old',
+      '  old continuation',
+      '2026-11-23 00:10:00.000000+00:00 [error] new',
+      '  new continuation',
+    ]
+    assert.deepEqual(linesSince(lines, new Date('2026-11-23T00:05:00Z')), lines.slice(2))
+  })
+
+  it('parses --since as a duration back or a date', () => {
+    const now = Date.parse('2026-11-23T12:00:00Z')
+    assert.equal(parseSince('10m', now)?.toISOString(), '2026-11-23T11:50:00.000Z')
+    assert.equal(parseSince('2h', now)?.toISOString(), '2026-11-23T10:00:00.000Z')
+    assert.equal(parseSince('2026-11-23T08:00:00Z', now)?.toISOString(), '2026-11-23T08:00:00.000Z')
+    assert.equal(parseSince('yesterday-ish', now), undefined)
+  })
+
+  it('parses durations for --timeout', () => {
+    assert.equal(parseDuration('90'), 90_000)
+    assert.equal(parseDuration('90s'), 90_000)
+    assert.equal(parseDuration('2m'), 120_000)
+    assert.equal(parseDuration('1500ms'), 1500)
+    assert.equal(parseDuration('-5s'), undefined)
+    assert.equal(parseDuration('soon'), undefined)
+  })
+
+  it('shows the last lines of each log, per component', async () => {
+    const home = homeAt(makeHome('logs'))
+    try {
+      mkdirSync(home.logsDir, {recursive: true})
+      writeFileSync(home.logFile('redis'), Array.from({length: 500}, (_, i) => `line ${i}`).join('\n') + '\n')
+      const lines = await readLogs(home, ['redis'], {tail: 3})
+      assert.deepEqual(
+        lines.map((l) => l.line),
+        ['line 497', 'line 498', 'line 499'],
+      )
+      assert.deepEqual(await readLogs(home, ['rabbitmq'], {tail: 3}), [])
+    } finally {
+      rmSync(home.root, {recursive: true, force: true})
+    }
+  })
+})
