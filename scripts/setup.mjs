@@ -26,7 +26,9 @@ const requirements = catalog.flatMap((spec) => spec.native?.binaries ?? [])
 const missing = [...new Set(requirements.filter((r) => !findBinary(r)).map((r) => r.debianPackage))]
 
 if (missing.length === 0) {
-  console.log('setup: the native runtime has everything it needs (rabbitmq-server, redis-server, prometheus).')
+  console.log(
+    'setup: the native runtime has everything it needs (rabbitmq-server, redis-server, prometheus).',
+  )
 } else {
   installDebianPackages(missing)
 }
@@ -37,7 +39,9 @@ function installDebianPackages(packages) {
   const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : ''
   if (!/^ID(_LIKE)?=.*\b(debian|ubuntu)\b/m.test(osRelease)) {
     console.log(`setup: not on Debian or Ubuntu, so these are not installed: ${packages.join(', ')}.`)
-    console.log('setup: install RabbitMQ, Redis and Prometheus with your package manager (poc doctor tells what is missing).')
+    console.log(
+      'setup: install RabbitMQ, Redis and Prometheus with your package manager (poc doctor tells what is missing).',
+    )
     return
   }
   if (process.getuid?.() !== 0) {
@@ -57,7 +61,11 @@ function installDebianPackages(packages) {
   } finally {
     if (ownPolicy) rmSync(policy, {force: true})
   }
-  const units = {'rabbitmq-server': 'rabbitmq-server', 'redis-server': 'redis-server', prometheus: 'prometheus'}
+  const units = {
+    'rabbitmq-server': 'rabbitmq-server',
+    'redis-server': 'redis-server',
+    prometheus: 'prometheus',
+  }
   const installedUnits = packages.map((p) => units[p]).filter(Boolean)
   if (installedUnits.length > 0 && existsSync('/run/systemd/system')) {
     console.log(`setup: disabling the system-wide services poc does not use: ${installedUnits.join(', ')}`)
