@@ -38,7 +38,13 @@ type Task = ListrTaskWrapper<unknown, never, never>
 function taskListView(components: ComponentName[]): ProgressView {
   const listeners = new Map<ComponentName, (event: ProgressEvent) => void>()
   const finishers = new Map<ComponentName, () => void>()
-  const progress: Progress = (event) => listeners.get(event.component)?.(event)
+  // listr2 starts its task functions a few ticks after run(): events that come earlier wait here.
+  const early = new Map<ComponentName, ProgressEvent[]>()
+  const progress: Progress = (event) => {
+    const listener = listeners.get(event.component)
+    if (listener) listener(event)
+    else early.set(event.component, [...(early.get(event.component) ?? []), event])
+  }
   const tasks = new Listr(
     components.map((name) => ({
       title: name,
@@ -80,6 +86,8 @@ function taskListView(components: ComponentName[]): ProgressView {
                 break
             }
           })
+          for (const event of early.get(name) ?? []) listeners.get(name)?.(event)
+          early.delete(name)
         }),
     })),
     {concurrent: true, exitOnError: false, registerSignalListeners: false},
