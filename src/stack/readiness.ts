@@ -52,7 +52,8 @@ export interface WaitOptions {
 }
 
 const firstInterval = 50
-const maxInterval = 1000
+// Probes are cheap local calls: a coarse interval would only add latency after a server is up.
+const maxInterval = 250
 
 export async function waitForReady(
   check: ReadinessCheck,
