@@ -59,7 +59,8 @@ ${exitCodesHelp}`
     const width = Math.max(...components.map((c) => c.length))
     const print = (entry: LogLine) => {
       if (this.jsonEnabled()) {
-        if (flags.follow) this.log(JSON.stringify(entry))
+        // NDJSON while following; oclif mutes this.log under --json.
+        if (flags.follow) process.stdout.write(`${JSON.stringify(entry)}\n`)
         return
       }
       const colour = palette[components.indexOf(entry.component) % palette.length] ?? chalk.white

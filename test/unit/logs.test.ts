@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {describe, it} from 'node:test'
 import {homeAt} from '../../src/stack/home.js'
-import {lineTime, linesSince, parseSince, readLogs} from '../../src/stack/logs.js'
+import {type LogLine, followLogs, lineTime, linesSince, parseSince, readLogs} from '../../src/stack/logs.js'
 import {parseDuration} from '../../src/lib/duration.js'
 import {makeHome} from '../helpers.js'
 
@@ -56,6 +56,41 @@ describe('log lines', () => {
       )
       assert.deepEqual(await readLogs(home, ['rabbitmq'], {tail: 3}), [])
     } finally {
+      rmSync(home.root, {recursive: true, force: true})
+    }
+  })
+
+  it('follows from the end: whole lines only, and from the start again after truncation', async () => {
+    const home = homeAt(makeHome('logs'))
+    const seen: LogLine[] = []
+    const controller = new AbortController()
+    const until = async (count: number) => {
+      for (let i = 0; i < 100 && seen.length < count; i++) await new Promise((r) => setTimeout(r, 50))
+    }
+    try {
+      mkdirSync(home.logsDir, {recursive: true})
+      writeFileSync(home.logFile('redis'), 'before follow\n')
+      const following = followLogs(home, ['redis'], (line) => seen.push(line), controller.signal)
+      await new Promise((r) => setTimeout(r, 100))
+      appendFileSync(home.logFile('redis'), 'first\nhalf')
+      await until(1)
+      await new Promise((r) => setTimeout(r, 300))
+      assert.deepEqual(
+        seen.map((l) => l.line),
+        ['first'],
+      )
+      appendFileSync(home.logFile('redis'), ' done\n')
+      await until(2)
+      writeFileSync(home.logFile('redis'), 'after truncate\n')
+      await until(3)
+      controller.abort()
+      await following
+      assert.deepEqual(
+        seen.map((l) => l.line),
+        ['first', 'half done', 'after truncate'],
+      )
+    } finally {
+      controller.abort()
       rmSync(home.root, {recursive: true, force: true})
     }
   })
