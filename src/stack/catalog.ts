@@ -1,5 +1,6 @@
 import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
+import {packageRoot} from '../lib/package-root.js'
 import type {PocHome} from './home.js'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
 
@@ -97,6 +98,10 @@ export interface ComponentSpec {
   native?: NativeRecipe
   /** The official image the container runtimes use. */
   image?: string
+  /** Environment of our own services, the same under every runtime. */
+  env?(ctx: ComponentContext): Record<string, string>
+  /** Variables passed through from the caller of `poc up` when set (FAIL_RATE=1 poc up). */
+  passEnv?: string[]
   /** Set while the component's implementation has not landed: it is reported, never faked. */
   notAvailableYet?: string
 }
@@ -343,6 +348,45 @@ function containerOnly(
 
 const servicesLandLater = 'lands with the event backbone services'
 
+/** What every service needs to find the infrastructure and its own files. */
+function serviceEnv(ctx: ComponentContext): Record<string, string> {
+  return {
+    HOST: ctx.host,
+    PORT: String(ctx.ports.http),
+    AMQP_URL: `amqp://guest:guest@${ctx.host}:${ctx.portsOf('rabbitmq').amqp}`,
+    REDIS_URL: `redis://${ctx.host}:${ctx.portsOf('redis').redis}`,
+    DATA_DIR: ctx.dataDir,
+    POC_HOME: ctx.home.root,
+  }
+}
+
+/** Services run as `node bin/run.js service run <name>` under every runtime (ARCHITECTURE.md). */
+const nodeService: NativeRecipe = {
+  binaries: [],
+  prepare: async (ctx) => {
+    await mkdir(ctx.dataDir, {recursive: true})
+  },
+  processes: (ctx) => {
+    const spec = getComponent(ctx.name)
+    const passed = Object.fromEntries(
+      (spec.passEnv ?? []).flatMap((name) =>
+        process.env[name] === undefined ? [] : [[name, process.env[name] as string]],
+      ),
+    )
+    return [
+      {
+        role: 'server',
+        command: process.execPath,
+        args: [path.join(packageRoot, 'bin', 'run.js'), 'service', 'run', ctx.name],
+        env: {...passed, ...(spec.env?.(ctx) ?? {})},
+        cwd: ctx.dataDir,
+      },
+    ]
+  },
+}
+
+const sharedServiceEnv = ['NUM_SHARDS', 'IDEMP_TTL_MS', 'LOG_LEVEL']
+
 function service(name: ComponentName, summary: string, port: number, notAvailableYet: string): ComponentSpec {
   return {
     name,
@@ -355,6 +399,9 @@ function service(name: ComponentName, summary: string, port: number, notAvailabl
     stopGraceMs: defaultStopGraceMs,
     readiness: (ctx) => http(`http://${ctx.host}:${ctx.ports.http}/health`),
     urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
+    env: serviceEnv,
+    passEnv: name === 'invoice-worker' ? [...sharedServiceEnv, 'FAIL_RATE'] : sharedServiceEnv,
+    native: nodeService,
     notAvailableYet,
   }
 }

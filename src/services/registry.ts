@@ -1,0 +1,14 @@
+import type {ComponentName} from '../stack/catalog.js'
+
+/** A started service: `close()` stops taking work, finishes what is in flight and flushes state. */
+export interface RunningService {
+  close(): Promise<void>
+}
+
+export type ServiceMain = (env: NodeJS.ProcessEnv) => Promise<RunningService>
+
+/**
+ * The services `poc service run <name>` can start, loaded on demand so one service's
+ * dependencies never slow another's start. A service is added here when it lands.
+ */
+export const services: Partial<Record<ComponentName, () => Promise<ServiceMain>>> = {}
