@@ -1,0 +1,234 @@
+import {STATUS_CODES} from 'node:http'
+import type {Socket} from 'node:net'
+import {fastify, LogController, type FastifyReply} from 'fastify'
+import type {Registry} from 'prom-client'
+import {ZodError} from 'zod'
+import type {Logger} from './logger.js'
+import {counter, histogram} from './metrics.js'
+
+/** Thrown by route handlers for an expected failure; becomes `{error: code, message, ...details}` with `status`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message)
+    this.name = 'HttpError'
+  }
+}
+
+export type HealthReport = Record<string, unknown>
+
+export interface HttpServerOptions {
+  service: string
+  logger: Logger
+  registry: Registry
+  bodyLimitBytes?: number
+  /** Extra fields for GET /health; `ok: false` among them turns the answer into a 503. */
+  health?: () => Promise<HealthReport> | HealthReport
+}
+
+export type HttpServer = ReturnType<typeof createHttpServer>
+
+interface ErrorAnswer {
+  status: number
+  body: {error: string; message: string} & Record<string, unknown>
+}
+
+/** Scraped every few seconds; at info level they would drown the requests that matter. */
+const QUIET_ROUTES = new Set(['/health', '/metrics'])
+
+/** Fastify's own 4xx codes that have a name in our error contract (SPEC §4). */
+const FRAMEWORK_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_NOT_FOUND: 'not_found',
+}
+
+export function createHttpServer({
+  service,
+  logger,
+  registry,
+  bodyLimitBytes = 1024 * 1024,
+  health,
+}: HttpServerOptions) {
+  const startedAt = Date.now()
+  const app = fastify({
+    loggerInstance: logger,
+    // One line per request comes from our onResponse hook; fastify's pair per request is noise.
+    logController: new LogController({disableRequestLogging: true}),
+    bodyLimit: bodyLimitBytes,
+    // Bad URLs (e.g. `/%`) never reach the error handler; they get the same contract here.
+    frameworkErrors: (error, request, reply) =>
+      sendError(reply, toErrorAnswer(error, request.id, bodyLimitBytes)),
+    clientErrorHandler: answerClientError,
+  })
+  // Our services speak JSON only, so a text/plain body is refused (415) rather than handed over as a string.
+  app.removeContentTypeParser('text/plain')
+
+  const requests = counter(registry, 'poc_http_requests_total', 'HTTP requests answered', [
+    'method',
+    'route',
+    'status',
+  ])
+  const durations = histogram(registry, 'poc_http_request_duration_seconds', 'HTTP request duration', {
+    labelNames: ['method', 'route'],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    const ms = Math.round(reply.elapsedTime * 1000) / 1000
+    // The route pattern, not the URL, keeps label cardinality bounded (ids in paths, scanners).
+    const route = request.routeOptions.url ?? 'unmatched'
+    requests.inc({method: request.method, route, status: reply.statusCode})
+    durations.observe({method: request.method, route}, ms / 1000)
+    const line = {method: request.method, url: request.url, status: reply.statusCode, ms}
+    if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request')
+    else request.log.info(line, 'request')
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, {
+      status: 404,
+      body: {error: 'not_found', message: `no route for ${request.method} ${request.url}`},
+    })
+  })
+
+  app.setErrorHandler((error, request, reply) => {
+    const answer = toErrorAnswer(error, request.id, bodyLimitBytes, request.headers['content-type'])
+    // A 5xx here is a bug in our code, not bad input: it is the one case worth a stack trace.
+    if (answer.status >= 500) request.log.error({err: error}, 'unhandled error')
+    sendError(reply, answer)
+  })
+
+  app.get('/health', async (_request, reply) => {
+    const base = {ok: true, service, uptimeSec: Math.floor((Date.now() - startedAt) / 1000)}
+    try {
+      const report = {...base, ...(await health?.())}
+      return reply.code(report.ok === false ? 503 : 200).send(report)
+    } catch (error) {
+      return reply.code(503).send({
+        ...base,
+        ok: false,
+        error: 'health_check_failed',
+        message: error instanceof Error ? error.message : String(error),
+      })
+    }
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics())
+  })
+
+  return app
+}
+
+function sendError(reply: FastifyReply, {status, body}: ErrorAnswer): void {
+  void reply.code(status).type('application/json; charset=utf-8').send(body)
+}
+
+function toErrorAnswer(
+  error: unknown,
+  requestId: string,
+  bodyLimitBytes: number,
+  contentType?: string,
+): ErrorAnswer {
+  if (error instanceof HttpError) {
+    return {status: error.status, body: {...error.details, error: error.code, message: error.message}}
+  }
+  if (error instanceof ZodError) {
+    const issue = error.issues[0]
+    const field = issue?.path.join('.') ?? ''
+    return validationFailed(field, `${field || 'input'}: ${issue?.message ?? 'invalid'}`)
+  }
+  if (!(error instanceof Error)) return internal(requestId)
+
+  const fastifyError = error as Error & {
+    code?: string
+    statusCode?: number
+    validation?: Array<{instancePath?: string; params?: Record<string, unknown>; message?: string}>
+    validationContext?: string
+  }
+  if (fastifyError.validation) {
+    const first = fastifyError.validation[0]
+    const missing = first?.params?.missingProperty ?? first?.params?.additionalProperty
+    const segments = (first?.instancePath ?? '').split('/').filter(Boolean)
+    if (typeof missing === 'string') segments.push(missing)
+    const field = segments.join('.')
+    const where = [fastifyError.validationContext ?? 'body', ...segments].join('.')
+    return validationFailed(field, `${where} ${first?.message ?? 'is invalid'}`)
+  }
+
+  const status = fastifyError.statusCode
+  if (typeof status !== 'number' || status < 400 || status >= 500) return internal(requestId)
+  const code = FRAMEWORK_CODES[fastifyError.code ?? ''] ?? 'bad_request'
+  const messages: Record<string, string> = {
+    invalid_json: 'the request body is not valid JSON; send a JSON document',
+    payload_too_large: `the request body is larger than the limit of ${bodyLimitBytes} bytes`,
+    unsupported_media_type: `content type ${contentType ?? '(none)'} is not supported; send application/json`,
+  }
+  return {status, body: {error: code, message: messages[code] ?? error.message}}
+}
+
+function validationFailed(field: string, message: string): ErrorAnswer {
+  return {status: 400, body: {error: 'validation_failed', message, field}}
+}
+
+function internal(requestId: string): ErrorAnswer {
+  return {
+    status: 500,
+    body: {
+      error: 'internal',
+      message: `internal error (request ${requestId}); the service log has the details`,
+    },
+  }
+}
+
+/** Errors below HTTP (unparsable request line, oversized headers) still get the JSON contract. */
+function answerClientError(error: Error & {code?: string}, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return
+  const [status, code] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large']
+        : [400, 'bad_request']
+  const body = JSON.stringify({error: code, message: `malformed HTTP request: ${error.message}`})
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  )
+}
+
+export interface ListenOptions {
+  host?: string
+  port: number
+}
+
+/** Binds 127.0.0.1 unless told otherwise (SPEC §4); answers the bound address, which matters for port 0. */
+export async function listen(
+  app: HttpServer,
+  {host = '127.0.0.1', port}: ListenOptions,
+): Promise<{host: string; port: number; url: string}> {
+  await app.listen({host, port})
+  const address = app.server.address()
+  const bound = typeof address === 'object' && address ? address.port : port
+  return {host, port: bound, url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`}
+}
+
+/**
+ * Stops accepting, lets in-flight requests finish, then cuts whatever is still open after
+ * `graceMs` (long-lived streams such as SSE would otherwise hold the shutdown forever).
+ */
+export async function close(app: HttpServer, graceMs = 10_000): Promise<void> {
+  const timer = setTimeout(() => app.server.closeAllConnections(), graceMs)
+  try {
+    await app.close()
+  } finally {
+    clearTimeout(timer)
+  }
+}
