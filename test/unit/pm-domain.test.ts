@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {
+  type PmState,
+  applyTimesheetAction,
+  createProject,
+  createTimesheet,
+  deleteTimesheet,
+  linkInvoice,
+  projectAction,
+} from '../../src/services/pm/domain.js'
+
+const now = new Date('2026-11-23T00:00:00Z')
+const empty = (): PmState => ({projects: [], timesheets: [], invoices: [], events: [], projectRequests: {}})
+
+function withProject(status = 'active'): PmState {
+  const state = empty()
+  createProject(state, {projectCode: 'DX-1', projectName: 'Demo', status}, undefined, now)
+  return state
+}
+
+describe('pm projects', () => {
+  it('creates, replays the same Idempotency-Key, and refuses a duplicate code with 409', () => {
+    const state = empty()
+    const first = createProject(state, {projectCode: 'DX-1', name: 'Demo'}, 'key-1', now)
+    assert.deepEqual([first.item.id, first.item.status, first.idempotent], ['PRJ-001', 'planned', false])
+    const replay = createProject(state, {projectCode: 'DX-1', name: 'Demo'}, 'key-1', now)
+    assert.deepEqual([replay.item.id, replay.idempotent], ['PRJ-001', true])
+    assert.throws(() => createProject(state, {projectCode: 'DX-1', name: 'Again'}, 'key-2', now), {
+      status: 409,
+      code: 'duplicate_project',
+    })
+    assert.equal(state.projects.length, 1)
+  })
+
+  it('validates input with 400 naming the field', () => {
+    assert.throws(() => createProject(empty(), {projectName: 'x'}, undefined, now), {
+      status: 400,
+      code: 'validation_failed',
+      details: {field: 'projectCode'},
+    })
+    assert.throws(() => createProject(empty(), {projectCode: 'A'}, undefined, now), {
+      details: {field: 'projectName'},
+    })
+    assert.throws(
+      () => createProject(empty(), {projectCode: 'A', name: 'n', status: 'weird'}, undefined, now),
+      {details: {field: 'status'}},
+    )
+    assert.throws(() => createProject(empty(), {projectCode: 42, name: 'n'}, undefined, now), {
+      details: {field: 'projectCode'},
+    })
+  })
+
+  const transitions: Array<[string, string, string | number]> = [
+    ['planned', 'activate', 'active'],
+    ['planned', 'close', 'closed'],
+    ['planned', 'hold', 409],
+    ['active', 'hold', 'onhold'],
+    ['active', 'close', 'closed'],
+    ['active', 'activate', 409],
+    ['onhold', 'resume', 'active'],
+    ['onhold', 'activate', 'active'],
+    ['onhold', 'close', 'closed'],
+    ['closed', 'activate', 409],
+    ['closed', 'resume', 409],
+    ['active', 'explode', 400],
+  ]
+  for (const [from, action, expected] of transitions) {
+    it(`${from} --${action}--> ${expected}`, () => {
+      const state = withProject(from)
+      if (typeof expected === 'number')
+        assert.throws(() => projectAction(state, 'PRJ-001', action, now), {status: expected})
+      else assert.equal(projectAction(state, 'PRJ-001', action, now).status, expected)
+    })
+  }
+
+  it('answers 404 for an unknown project', () => {
+    assert.throws(() => projectAction(withProject(), 'PRJ-999', 'close', now), {
+      status: 404,
+      code: 'project_not_found',
+    })
+  })
+})
+
+describe('pm timesheets', () => {
+  const valid = {projectCode: 'DX-1', userName: 'tester', hours: 5.5, workDate: '2026-11-20'}
+
+  it('creates drafts, or submitted ones with autoSubmit', () => {
+    const state = withProject()
+    assert.equal(createTimesheet(state, valid, now).status, 'draft')
+    assert.equal(createTimesheet(state, {...valid, autoSubmit: true}, now).status, 'submitted')
+    assert.deepEqual(
+      state.timesheets.map((t) => t.id),
+      ['TS-001', 'TS-002'],
+    )
+  })
+
+  const invalid: Array<[string, Record<string, unknown>, string]> = [
+    ['zero hours', {hours: 0}, 'hours'],
+    ['more than 24 hours', {hours: 24.5}, 'hours'],
+    ['hours as a string', {hours: '5'}, 'hours'],
+    ['a bad date', {workDate: '20-11-2026'}, 'workDate'],
+    ['no user', {userName: ''}, 'userName'],
+    ['an unknown project', {projectCode: 'NOPE'}, 'projectCode'],
+  ]
+  for (const [name, patch, field] of invalid) {
+    it(`refuses ${name} with 400 naming ${field}`, () => {
+      assert.throws(() => createTimesheet(withProject(), {...valid, ...patch}, now), {
+        status: 400,
+        code: 'validation_failed',
+        details: {field},
+      })
+    })
+  }
+
+  const flows: Array<[string[], string | number]> = [
+    [['submit'], 'submitted'],
+    [['submit', 'approve'], 'approved'],
+    [['submit', 'reject'], 'rejected'],
+    [['submit', 'reject', 'resubmit'], 'submitted'],
+    [['approve'], 409],
+    [['submit', 'approve', 'reject'], 409],
+    [['submit', 'submit'], 409],
+    [['publish'], 400],
+  ]
+  for (const [actions, expected] of flows) {
+    it(`draft then ${actions.join(', ')} → ${expected}`, () => {
+      const state = withProject()
+      createTimesheet(state, valid, now)
+      const run = () =>
+        actions.reduce((_, action) => applyTimesheetAction(state, 'TS-001', action, now).status, '')
+      if (typeof expected === 'number') assert.throws(run, {status: expected})
+      else assert.equal(run(), expected)
+    })
+  }
+
+  it('deletes drafts but not approved timesheets; 404 for unknown ids', () => {
+    const state = withProject()
+    createTimesheet(state, valid, now)
+    createTimesheet(state, {...valid, autoSubmit: true}, now)
+    applyTimesheetAction(state, 'TS-002', 'approve', now, {eventId: 'ev-1'})
+    assert.equal(deleteTimesheet(state, 'TS-001', now).id, 'TS-001')
+    assert.throws(() => deleteTimesheet(state, 'TS-002', now), {status: 409})
+    assert.throws(() => deleteTimesheet(state, 'TS-404', now), {status: 404})
+  })
+
+  it('links an invoice once, however often fi announces it', () => {
+    const state = withProject()
+    createTimesheet(state, {...valid, autoSubmit: true}, now)
+    const invoice = {invoiceId: 'INV-TS-001-a', timesheetId: 'TS-001', status: 'draft'}
+    assert.equal(linkInvoice(state, invoice, now), true)
+    assert.equal(linkInvoice(state, invoice, now), false)
+    assert.equal(state.invoices.length, 1)
+    assert.equal(state.timesheets[0]?.invoiceId, 'INV-TS-001-a')
+  })
+})

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict'
+import {existsSync, readFileSync, rmSync, writeFileSync, appendFileSync} from 'node:fs'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+import {TelemetryStore} from '../../src/services/pm/telemetry.js'
+import {makeHome} from '../helpers.js'
+
+function store(
+  dir: string,
+  overrides: Partial<ConstructorParameters<typeof TelemetryStore>[0]> = {},
+): TelemetryStore {
+  return new TelemetryStore({
+    logPath: path.join(dir, 'telemetry.log'),
+    maxLogBytes: 5 * 1024 * 1024,
+    maxArchives: 3,
+    ...overrides,
+  })
+}
+
+async function seeded(dir: string): Promise<TelemetryStore> {
+  const s = store(dir)
+  const at = (i: number) => new Date(Date.UTC(2026, 10, 23, 0, 0, i))
+  await s.record(
+    {component: 'ui', event: 'click', level: 'info', origin: 'client', detail: {marker: 'm-1'}},
+    at(1),
+  )
+  await s.record(
+    {
+      component: 'ui',
+      event: 'fallback',
+      level: 'warn',
+      origin: 'client',
+      detail: {checks: [{status: 'fail'}]},
+    },
+    at(2),
+  )
+  await s.record(
+    {
+      component: 'server',
+      event: 'fallback',
+      level: 'error',
+      origin: 'server',
+      detail: {items: [{code: 'A'}, {code: 'B'}]},
+    },
+    at(3),
+  )
+  await s.record({component: 'server', event: 'boot', origin: 'server'}, at(4))
+  return s
+}
+
+describe('telemetry', () => {
+  it('filters by each field, exactly', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const s = await seeded(dir)
+      const events = (q: Record<string, string>) => s.query(q).items.map((e) => e.event)
+      assert.deepEqual(events({component: 'ui'}), ['fallback', 'click'])
+      assert.deepEqual(events({event: 'fallback'}), ['fallback', 'fallback'])
+      assert.deepEqual(events({level: 'error'}), ['fallback'])
+      assert.deepEqual(events({origin: 'server'}), ['boot', 'fallback'])
+      assert.deepEqual(events({detail: 'm-1'}), ['click'])
+      assert.deepEqual(events({detail_path: '$.detail.marker'}), ['click'])
+      assert.deepEqual(events({detail_path: 'checks[*].status'}), ['fallback'])
+      assert.deepEqual(events({detail_path: 'items[1].code'}), ['fallback'])
+      assert.deepEqual(events({since: '2026-11-23T00:00:03Z'}), ['boot', 'fallback'])
+      assert.deepEqual(events({until: '2026-11-23T00:00:01Z'}), ['click'])
+      assert.equal(s.query({level: 'info'}).items[0]?.event, 'boot', 'level defaults to info')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('sorts, orders and pages, reporting the total', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const s = await seeded(dir)
+      const page = s.query({sort: 'component', order: 'asc', limit: '2', offset: '1'})
+      assert.deepEqual(
+        page.items.map((e) => `${e.component}/${e.event}`),
+        ['server/boot', 'ui/click'],
+      )
+      assert.deepEqual(
+        {total: page.total, limit: page.limit, offset: page.offset, sort: page.sort, order: page.order},
+        {
+          total: 4,
+          limit: 2,
+          offset: 1,
+          sort: 'component',
+          order: 'asc',
+        },
+      )
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('refuses bad input and bad queries with 400 validation_failed naming the field', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const s = store(dir)
+      await assert.rejects(s.record({event: 'x'}), {
+        status: 400,
+        code: 'validation_failed',
+        message: /^component:/,
+      })
+      await assert.rejects(s.record({component: 'ui', event: 'x', level: 'loud'}), {message: /^level:/})
+      assert.throws(() => s.query({limit: '500'}), {status: 400, message: /^limit:/})
+      assert.throws(() => s.query({sort: 'size'}), {message: /^sort:/})
+      assert.throws(() => s.query({detail_path: 'items[x]'}), {status: 400, message: /detail_path/})
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('keeps the last 200 in memory, reloads them after a restart, and skips a torn line', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const first = store(dir)
+      for (let i = 0; i < 205; i++) await first.record({component: 'ui', event: `e${i}`})
+      assert.equal(first.query({limit: '200'}).total, 200)
+      appendFileSync(path.join(dir, 'telemetry.log'), '{"id": 999, "compo')
+      const second = store(dir)
+      await second.load()
+      const {items, total} = second.query({limit: '1'})
+      assert.equal(total, 200)
+      assert.equal(items[0]?.event, 'e204')
+      const next = await second.record({component: 'ui', event: 'after restart'})
+      assert.equal(next.id, 206, 'ids continue after a restart')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('rotates the log above its size, keeping the configured number of archives', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const log = path.join(dir, 'telemetry.log')
+      writeFileSync(log, '')
+      const s = store(dir, {maxLogBytes: 300, maxArchives: 2})
+      for (let i = 0; i < 12; i++)
+        await s.record({component: 'ui', event: `event-${i}`, detail: {pad: 'x'.repeat(60)}})
+      assert.ok(existsSync(`${log}.1`) && existsSync(`${log}.2`))
+      assert.equal(existsSync(`${log}.3`), false)
+      assert.match(readFileSync(log, 'utf8'), /event-11/)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
