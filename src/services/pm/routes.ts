@@ -1,0 +1,269 @@
+import type {FastifyInstance, FastifyRequest} from 'fastify'
+import {z} from 'zod'
+import type {Envelope} from '../shared/envelope.js'
+import {makeEnvelope} from '../shared/envelope.js'
+import {HttpError} from '../shared/http.js'
+import type {SseHub} from '../shared/sse.js'
+import {
+  applyTimesheetAction,
+  checkTimesheetAction,
+  countBy,
+  createProject,
+  createTimesheet,
+  deleteTimesheet,
+  type PmState,
+  projectAction,
+  validationError,
+} from './domain.js'
+import type {PmStore} from './store.js'
+import {type TelemetryQuery, type TelemetryStore, matches, parseQuery} from './telemetry.js'
+
+/** Publishes to the shard of the envelope's key; resolves once the event is durable (confirmed or in the outbox). */
+export interface ShardPublisher {
+  publishToShard(envelope: Envelope): Promise<{shard: number}>
+}
+
+export interface PmDeps {
+  store: PmStore
+  telemetry: TelemetryStore
+  publisher: ShardPublisher
+  metricsHub: SseHub
+  telemetryHub: SseHub<Partial<TelemetryQuery>>
+  seedFile: string
+  metricsCacheMs: number
+  /** From $POC_HOME/secrets when configured: POST /admin/reset then needs it as a bearer token. */
+  adminToken?: string
+  idempotencyStats: () => Record<string, number>
+  now?: () => Date
+}
+
+const approveShortcut = z.object({
+  timesheetId: z.string().trim().min(1),
+  hours: z.number().gt(0).lte(24),
+  note: z.string().max(100_000).optional(),
+})
+
+const listQuery = z.object({
+  status: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+})
+
+const invoiceQuery = z.object({
+  keyword: z.string().optional(),
+  status: z.string().optional(),
+  page: z.coerce.number().int().min(1).default(1),
+  pageSize: z.coerce.number().int().min(1).max(100).default(10),
+  sortBy: z.enum(['createdAt', 'invoiceId', 'timesheetId', 'status', 'amount']).default('createdAt'),
+  sortDir: z.enum(['asc', 'desc']).default('desc'),
+})
+
+function parse<T extends z.ZodTypeAny>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input ?? {})
+  if (!result.success) throw validationError(result.error)
+  return result.data
+}
+
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const header = request.headers['idempotency-key']
+  if (typeof header === 'string' && header.trim() !== '') return header.trim()
+  const body = request.body as {idempotencyKey?: unknown} | undefined
+  return typeof body?.idempotencyKey === 'string' && body.idempotencyKey !== ''
+    ? body.idempotencyKey
+    : undefined
+}
+
+export function registerPmRoutes(app: FastifyInstance, deps: PmDeps): {notifyChange(): void} {
+  const {store, telemetry} = deps
+  const now = deps.now ?? (() => new Date())
+  let summaryCache: {value: Record<string, unknown>; at: number} | undefined
+
+  const summary = (refresh: boolean) => {
+    const at = Date.now()
+    if (refresh || !summaryCache || at - summaryCache.at > deps.metricsCacheMs) {
+      const state = store.current
+      summaryCache = {
+        at,
+        value: {
+          projects: countBy(state.projects, (p) => p.status),
+          timesheets: countBy(state.timesheets, (t) => t.status),
+          invoices: countBy(state.invoices, (i) => i.status),
+          events: state.events.length,
+          idempotency: deps.idempotencyStats(),
+        },
+      }
+    }
+    return {
+      ...summaryCache.value,
+      cachedAt: new Date(summaryCache.at).toISOString(),
+      cacheTtlMs: deps.metricsCacheMs,
+      stale: at - summaryCache.at > deps.metricsCacheMs,
+    }
+  }
+
+  /** Every state change refreshes the summary and pushes it to /metrics/stream. */
+  const notifyChange = () => {
+    deps.metricsHub.broadcast('summary', summary(true))
+  }
+  const change = async <T>(fn: Parameters<PmStore['mutate']>[0]): Promise<T> => {
+    const result = (await store.mutate(fn)) as T
+    notifyChange()
+    return result
+  }
+
+  const approve = async (timesheetId: string, idempotencyKey: string, payload: Record<string, unknown>) => {
+    const envelope = makeEnvelope({type: 'pm.timesheet.approved', key: timesheetId, idempotencyKey, payload})
+    // Durable first (confirmed or kept in the outbox), then acknowledged to the client.
+    const {shard} = await deps.publisher.publishToShard(envelope as Envelope)
+    return {eventId: envelope.eventId, shard}
+  }
+
+  app.get('/api/v1/projects', async (request) => {
+    const {status} = parse(listQuery, request.query)
+    const items = store.current.projects.filter((p) => status === undefined || p.status === status)
+    return {items, meta: {total: items.length, fetchedAt: now().toISOString()}}
+  })
+
+  app.post('/api/v1/projects', async (request, reply) => {
+    const key = idempotencyKeyOf(request)
+    const result = await change<ReturnType<typeof createProject>>((state) =>
+      createProject(state, request.body, key, now()),
+    )
+    if (result.idempotent) return {ok: true, item: result.item, idempotent: true}
+    reply.code(201)
+    return {ok: true, item: result.item}
+  })
+
+  app.post<{Params: {id: string; action: string}}>('/api/v1/projects/:id/:action', async (request) => {
+    const item = await change((state) =>
+      projectAction(state, request.params.id, request.params.action, now()),
+    )
+    return {ok: true, item}
+  })
+
+  app.get('/api/v1/timesheets', async (request) => {
+    const {status, limit} = parse(listQuery, request.query)
+    const all = store.current.timesheets.filter((t) => status === undefined || t.status === status)
+    const items = limit === undefined ? all : all.slice(-limit)
+    return {items, meta: {total: all.length, fetchedAt: now().toISOString()}}
+  })
+
+  app.post('/api/v1/timesheets', async (request, reply) => {
+    const item = await change((state) => createTimesheet(state, request.body, now()))
+    reply.code(201)
+    return {ok: true, item}
+  })
+
+  app.delete<{Params: {id: string}}>('/api/v1/timesheets/:id', async (request) => {
+    const item = await change((state) => deleteTimesheet(state, request.params.id, now()))
+    return {ok: true, item}
+  })
+
+  app.post<{Params: {id: string; action: string}}>('/api/v1/timesheets/:id/:action', async (request) => {
+    const {id, action} = request.params
+    if (action !== 'approve') {
+      const item = await change((state) => applyTimesheetAction(state, id, action, now()))
+      return {ok: true, item}
+    }
+    const {timesheet} = checkTimesheetAction(store.current as PmState, id, action)
+    // One approval of one timesheet has one idempotency key, so a retried approve never bills twice.
+    const key = idempotencyKeyOf(request) ?? `timesheet-approved:${id}`
+    const published = await approve(id, key, {
+      timesheetId: id,
+      projectCode: timesheet.projectCode,
+      hours: timesheet.hours,
+      userName: timesheet.userName,
+    })
+    const item = await change((state) =>
+      applyTimesheetAction(state, id, action, now(), {eventId: published.eventId}),
+    )
+    return {ok: true, item, ...published}
+  })
+
+  app.post('/timesheets/approve', async (request, reply) => {
+    const body = parse(approveShortcut, request.body)
+    const key = idempotencyKeyOf(request) ?? crypto.randomUUID()
+    const published = await approve(body.timesheetId, key, body)
+    const known = store.current.timesheets.find((t) => t.id === body.timesheetId)
+    if (known && known.status === 'submitted') {
+      await change((state) =>
+        applyTimesheetAction(state, body.timesheetId, 'approve', now(), {eventId: published.eventId}),
+      )
+    }
+    reply.code(202)
+    return {accepted: true, ...published}
+  })
+
+  app.get('/api/v1/compliance/invoices', async (request) => {
+    const q = parse(invoiceQuery, request.query)
+    const keyword = q.keyword?.toLowerCase()
+    const filtered = store.current.invoices.filter(
+      (i) =>
+        (q.status === undefined || i.status === q.status) &&
+        (keyword === undefined || JSON.stringify(i).toLowerCase().includes(keyword)),
+    )
+    const direction = q.sortDir === 'asc' ? 1 : -1
+    filtered.sort((a, b) => direction * (String(a[q.sortBy] ?? '') < String(b[q.sortBy] ?? '') ? -1 : 1))
+    const start = (q.page - 1) * q.pageSize
+    return {
+      meta: {
+        total: filtered.length,
+        page: q.page,
+        pageSize: q.pageSize,
+        totalPages: Math.ceil(filtered.length / q.pageSize),
+        sortBy: q.sortBy,
+        sortDir: q.sortDir,
+      },
+      items: filtered.slice(start, start + q.pageSize),
+    }
+  })
+
+  app.get('/events/recent', async (request) => {
+    const {limit} = parse(
+      z.object({limit: z.coerce.number().int().min(1).max(500).default(20)}),
+      request.query,
+    )
+    return {items: store.current.events.slice(-limit).reverse()}
+  })
+
+  app.get('/metrics/summary', async (request) => {
+    const {refresh} = parse(z.object({refresh: z.enum(['true', 'false']).optional()}), request.query)
+    return summary(refresh === 'true')
+  })
+
+  app.get('/metrics/stream', (request, reply) => {
+    const client = deps.metricsHub.attach(request, reply)
+    deps.metricsHub.send(client, 'summary', summary(false))
+  })
+
+  app.post('/api/v1/telemetry/ui', async (request, reply) => {
+    await telemetry.record(request.body, now())
+    reply.code(204)
+  })
+
+  app.get('/api/v1/telemetry/ui', async (request) =>
+    telemetry.query(request.query as Record<string, unknown>),
+  )
+
+  app.get('/api/v1/telemetry/ui/stream', (request, reply) => {
+    const filter = parseQuery(request.query as Record<string, unknown>)
+    deps.telemetryHub.attach(request, reply, {filter})
+  })
+  telemetry.onEvent((event) =>
+    deps.telemetryHub.broadcast('telemetry', event, (client) => matches(event, client.filter)),
+  )
+
+  app.post('/admin/reset', async (request) => {
+    const remote = request.socket.remoteAddress ?? ''
+    if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(remote)) {
+      throw new HttpError(403, 'forbidden', 'admin endpoints answer on localhost only')
+    }
+    if (deps.adminToken && request.headers.authorization !== `Bearer ${deps.adminToken}`) {
+      throw new HttpError(401, 'unauthorized', 'admin endpoints need the token from $POC_HOME/secrets')
+    }
+    await store.reset(deps.seedFile)
+    notifyChange()
+    return {ok: true, reset: true}
+  })
+
+  return {notifyChange}
+}
