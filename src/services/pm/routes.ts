@@ -1,8 +1,8 @@
-import type {FastifyInstance, FastifyRequest} from 'fastify'
+import type {FastifyRequest} from 'fastify'
 import {z} from 'zod'
 import type {Envelope} from '../shared/envelope.js'
 import {makeEnvelope} from '../shared/envelope.js'
-import {HttpError} from '../shared/http.js'
+import {HttpError, type HttpServer} from '../shared/http.js'
 import type {SseHub} from '../shared/sse.js'
 import {
   applyTimesheetAction,
@@ -72,7 +72,7 @@ function idempotencyKeyOf(request: FastifyRequest): string | undefined {
     : undefined
 }
 
-export function registerPmRoutes(app: FastifyInstance, deps: PmDeps): {notifyChange(): void} {
+export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange(): void} {
   const {store, telemetry} = deps
   const now = deps.now ?? (() => new Date())
   let summaryCache: {value: Record<string, unknown>; at: number} | undefined
