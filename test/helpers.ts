@@ -13,7 +13,13 @@ const binRun = path.join(repoRoot, 'bin', 'run.js')
  * port with each other or with a developer's stack on the default ports (a unit test checks).
  * All stay below the kernel's ephemeral range (32768+), where client sockets could take them.
  */
-export const testPortOffsets = {lifecycle: 1500, errors: 2000, interrupt: 2500, bus: 3000, services: 3500} as const
+export const testPortOffsets = {
+  lifecycle: 1500,
+  errors: 2000,
+  interrupt: 2500,
+  bus: 3000,
+  services: 3500,
+} as const
 
 export function makeHome(label: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `poc-test-${label}-`))
