@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto'
 import {open, rename, unlink} from 'node:fs/promises'
 import path from 'node:path'
 
@@ -6,7 +7,10 @@ import path from 'node:path'
  * write a temp file beside it, fsync it, rename over the target, fsync the directory.
  */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`)
+  const temp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+  )
   const handle = await open(temp, 'w', 0o644)
   try {
     await handle.writeFile(content)

@@ -5,7 +5,7 @@ import type {BinaryRequirement, NativeProcessSpec} from './catalog.js'
 import {type Clock, systemClock} from './clock.js'
 import {ExitCode, PocError} from './errors.js'
 import {isListening} from './ports.js'
-import {descendants, isRunning, readStat} from './proc.js'
+import {descendants, groupMembers, isRunning, readStat} from './proc.js'
 import type {ProcessRecord} from './state.js'
 
 /**
@@ -121,20 +121,24 @@ export async function stopProcesses(
 ): Promise<StopOutcome> {
   const start = clock.now()
   let forced = false
-  for (const record of [...records].reverse()) {
-    if (!isRunning(record.pid, record.startTicks)) continue
-    forced = (await stopTree(record, graceMs, clock)) || forced
-  }
+  for (const record of [...records].reverse()) forced = (await stopTree(record, graceMs, clock)) || forced
   return {forced, durationMs: clock.now() - start}
 }
 
+/**
+ * A process, what runs in its group (which outlives a killed leader) and their children
+ * (helpers such as Erlang's erl_child_setup leave the group). Returns whether SIGKILL was needed.
+ */
 async function stopTree(record: ProcessRecord, graceMs: number, clock: Clock): Promise<boolean> {
-  // Helpers such as Erlang's erl_child_setup leave the process group, so the tree is found by parent pid.
-  const tree: Tracked[] = [
-    record,
-    ...descendants(record.pid).map((pid) => ({pid, startTicks: readStat(pid)?.startTicks ?? -1})),
-  ]
+  const leaderAlive = isRunning(record.pid, record.startTicks)
+  const roots = [...(leaderAlive ? [record.pid] : []), ...groupMembers(record.pid)]
+  const pids = new Set(roots.flatMap((pid) => [pid, ...descendants(pid)]))
+  if (pids.size === 0) return false
+  const tree: Tracked[] = [...pids].map((pid) =>
+    pid === record.pid ? record : {pid, startTicks: readStat(pid)?.startTicks ?? -1},
+  )
   signal(record.pid, 'SIGTERM', true)
+  if (!leaderAlive) for (const p of tree) signal(p.pid, 'SIGTERM', false)
   const alive = () => tree.filter((p) => isRunning(p.pid, p.startTicks))
   const deadline = clock.now() + graceMs
   while (alive().length > 0 && clock.now() < deadline) await clock.sleep(50)
@@ -149,8 +153,11 @@ async function stopTree(record: ProcessRecord, graceMs: number, clock: Clock): P
 
 function signal(pid: number, name: NodeJS.Signals, group: boolean): void {
   try {
-    // We spawn with setsid, so the recorded pid leads its own process group.
-    process.kill(group && readStat(pid)?.pgid === pid ? -pid : pid, name)
+    // We spawn with setsid, so the recorded pid leads its own process group (the group lives on
+    // while any member does, even after the leader died). With no member left there is nothing
+    // of ours to signal, and the bare pid may belong to someone else by now.
+    if (!group) process.kill(pid, name)
+    else if (groupMembers(pid).length > 0) process.kill(-pid, name)
   } catch {
     // Already gone.
   }

@@ -73,6 +73,18 @@ export function descendants(rootPid: number): number[] {
   return found
 }
 
+/**
+ * Live members of a process group. We start every process as the leader of its own group, and
+ * members keep that group after the leader dies (RabbitMQ's broker outlives a killed launcher
+ * script), so the group finds what the leader's pid alone no longer does.
+ */
+export function groupMembers(pgid: number): number[] {
+  return listPids().filter((pid) => {
+    const stat = readStat(pid)
+    return stat !== undefined && stat.state !== 'Z' && stat.pgid === pgid
+  })
+}
+
 /** The pids holding a socket inode, found through /proc/<pid>/fd links. */
 export function pidsWithSocket(inode: string): number[] {
   const target = `socket:[${inode}]`
