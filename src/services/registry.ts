@@ -11,4 +11,6 @@ export type ServiceMain = (env: NodeJS.ProcessEnv) => Promise<RunningService>
  * The services `poc service run <name>` can start, loaded on demand so one service's
  * dependencies never slow another's start. A service is added here when it lands.
  */
-export const services: Partial<Record<ComponentName, () => Promise<ServiceMain>>> = {}
+export const services: Partial<Record<ComponentName, () => Promise<ServiceMain>>> = {
+  pm: async () => (await import('./pm/main.js')).main,
+}

@@ -387,7 +387,12 @@ const nodeService: NativeRecipe = {
 
 const sharedServiceEnv = ['NUM_SHARDS', 'IDEMP_TTL_MS', 'LOG_LEVEL']
 
-function service(name: ComponentName, summary: string, port: number, notAvailableYet: string): ComponentSpec {
+function service(
+  name: ComponentName,
+  summary: string,
+  port: number,
+  notAvailableYet?: string,
+): ComponentSpec {
   return {
     name,
     summary,
@@ -430,7 +435,7 @@ export const catalog: readonly ComponentSpec[] = [
   ),
   containerOnly('loki', 'Loki log store', [{name: 'http', port: 3100}], 'grafana/loki', '/ready'),
   containerOnly('promtail', 'Promtail shipping logs to Loki', [], 'grafana/promtail', '/ready', ['loki']),
-  service('pm', 'project management service (pm-service)', 3001, servicesLandLater),
+  service('pm', 'project management service (pm-service)', 3001),
   service('fi', 'finance read model (fi-service)', 3002, servicesLandLater),
   service('sales', 'sales orders', 3003, servicesLandLater),
   service('credit', 'credit decisions', 3004, servicesLandLater),

@@ -1,0 +1,122 @@
+import {readFile} from 'node:fs/promises'
+import path from 'node:path'
+import {z} from 'zod'
+import {packageRoot} from '../../lib/package-root.js'
+import type {RunningService, ServiceMain} from '../registry.js'
+import {Bus} from '../shared/bus.js'
+import {baseConfig, parseConfig} from '../shared/config.js'
+import {close, createHttpServer, listen} from '../shared/http.js'
+import {createLogger} from '../shared/logger.js'
+import {createRegistry} from '../shared/metrics.js'
+import {SseHub} from '../shared/sse.js'
+import {linkInvoice} from './domain.js'
+import {registerPmRoutes} from './routes.js'
+import {PmStore} from './store.js'
+import {TelemetryStore, type TelemetryQuery} from './telemetry.js'
+
+const pmConfig = baseConfig.extend({
+  PM_STATE_FILE: z.string().optional(),
+  PM_SEED_FILE: z.string().default(path.join(packageRoot, 'fixtures', 'pm', 'seed.json')),
+  TELEMETRY_LOG_PATH: z.string().optional(),
+  TELEMETRY_MAX_LOG_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 1024 * 1024),
+  TELEMETRY_LOG_MAX_ARCHIVES: z.coerce.number().int().min(0).default(3),
+  METRICS_CACHE_MS: z.coerce.number().int().min(0).default(5000),
+  POC_HOME: z.string().optional(),
+})
+
+const invoiceGenerated = z.object({
+  invoiceId: z.string().min(1),
+  timesheetId: z.string().min(1),
+  projectCode: z.string().optional(),
+  amount: z.number().optional(),
+  status: z.string().default('draft'),
+})
+
+export const main: ServiceMain = async (env): Promise<RunningService> => {
+  const config = parseConfig(pmConfig, env)
+  const logger = createLogger('pm')
+  const home = config.POC_HOME ?? path.resolve(config.DATA_DIR, '..', '..')
+  const store = await PmStore.open(
+    config.PM_STATE_FILE ?? path.join(config.DATA_DIR, 'pm-poc-state.json'),
+    config.PM_SEED_FILE,
+    logger,
+  )
+  const telemetry = new TelemetryStore({
+    logPath: config.TELEMETRY_LOG_PATH ?? path.join(home, 'logs', 'telemetry.log'),
+    maxLogBytes: config.TELEMETRY_MAX_LOG_BYTES,
+    maxArchives: config.TELEMETRY_LOG_MAX_ARCHIVES,
+  })
+  await telemetry.load()
+
+  const bus = new Bus({
+    url: config.AMQP_URL,
+    numShards: config.NUM_SHARDS,
+    outboxFile: path.join(config.DATA_DIR, 'outbox.jsonl'),
+    logger,
+    service: 'pm',
+  })
+  await bus.start()
+
+  const registry = createRegistry('pm')
+  const metricsHub = new SseHub()
+  const telemetryHub = new SseHub<Partial<TelemetryQuery>>()
+  const app = createHttpServer({
+    service: 'pm',
+    logger,
+    registry,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    health: () => ({bus: bus.status(), sseClients: metricsHub.stats().clients}),
+  })
+  const {notifyChange} = registerPmRoutes(app, {
+    store,
+    telemetry,
+    publisher: bus,
+    metricsHub,
+    telemetryHub,
+    seedFile: config.PM_SEED_FILE,
+    metricsCacheMs: config.METRICS_CACHE_MS,
+    adminToken: await readAdminToken(home),
+    idempotencyStats: () => ({ttlMs: config.IDEMP_TTL_MS}),
+  })
+
+  // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).
+  await bus.declareInbox('pm.inbox', ['fi.invoice.generated'])
+  await bus.consume('pm.inbox', async (envelope) => {
+    const parsed = invoiceGenerated.safeParse(envelope.payload)
+    if (!parsed.success) {
+      logger.warn(
+        {eventId: envelope.eventId, issues: parsed.error.issues},
+        'fi.invoice.generated without an invoice; dead-lettered',
+      )
+      return 'dead'
+    }
+    const linked = await store.mutate((state) => linkInvoice(state, parsed.data, new Date()))
+    if (linked) notifyChange()
+    return 'ack'
+  })
+
+  await listen(app, {host: config.HOST, port: config.PORT})
+
+  return {
+    close: async () => {
+      metricsHub.close()
+      telemetryHub.close()
+      await close(app)
+      await bus.close()
+    },
+  }
+}
+
+/** `$POC_HOME/secrets/admin-token`, when present, guards POST /admin/reset. */
+async function readAdminToken(home: string): Promise<string | undefined> {
+  try {
+    const token = (await readFile(path.join(home, 'secrets', 'admin-token'), 'utf8')).trim()
+    return token === '' ? undefined : token
+  } catch {
+    return undefined
+  }
+}
