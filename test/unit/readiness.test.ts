@@ -7,6 +7,7 @@ import {
   ReadinessAbortedError,
   ReadinessTimeoutError,
   allOf,
+  logLine,
   tcp,
   waitForReady,
 } from '../../src/stack/readiness.js'
@@ -126,5 +127,20 @@ describe('readiness', () => {
     await waitForReady(tcp('127.0.0.1', port), {timeoutMs: 1000})
     await new Promise((resolve) => server.close(resolve))
     await assert.rejects(waitForReady(tcp('127.0.0.1', port), {timeoutMs: 200}), /ECONNREFUSED/)
+  })
+
+  it('logLine matches only what was written after the start offset', async () => {
+    const {mkdtempSync, writeFileSync, appendFileSync, rmSync} = await import('node:fs')
+    const dir = mkdtempSync('/tmp/poc-readiness-')
+    const file = `${dir}/x.log`
+    try {
+      writeFileSync(file, 'Server startup complete (an earlier run)\n')
+      const check = logLine(file, /Server startup complete/, 41)
+      await assert.rejects(waitForReady(check, {timeoutMs: 100}), /no matching line yet/)
+      appendFileSync(file, 'booting\nServer startup complete; 3 plugins started.\n')
+      await waitForReady(check, {timeoutMs: 1000})
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })

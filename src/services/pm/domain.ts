@@ -78,13 +78,14 @@ const timesheetActions = {
 } as const satisfies Record<string, {from: readonly TimesheetStatus[]; to: TimesheetStatus}>
 export type TimesheetAction = keyof typeof timesheetActions
 
-export function validationError(error: z.ZodError): HttpError {
+function validationError(error: z.ZodError): HttpError {
   const issue = error.issues[0]
   const field = issue?.path.join('.') || 'body'
   return new HttpError(400, 'validation_failed', `${field}: ${issue?.message ?? 'invalid'}`, {field})
 }
 
-function parse<T extends z.ZodTypeAny>(schema: T, input: unknown): z.infer<T> {
+/** Parse a request body or query, or answer 400 validation_failed naming the first bad field. */
+export function parseInput<T extends z.ZodTypeAny>(schema: T, input: unknown): z.infer<T> {
   const result = schema.safeParse(input ?? {})
   if (!result.success) throw validationError(result.error)
   return result.data
@@ -113,7 +114,7 @@ export function createProject(
     const item = state.projects.find((p) => p.id === state.projectRequests[idempotencyKey])
     if (item) return {item, idempotent: true}
   }
-  const data = parse(projectInput, input)
+  const data = parseInput(projectInput, input)
   if (state.projects.some((p) => p.projectCode === data.projectCode)) {
     throw new HttpError(409, 'duplicate_project', `a project with code ${data.projectCode} already exists`)
   }
@@ -172,7 +173,7 @@ const timesheetInput = z
   })
 
 export function createTimesheet(state: PmState, input: unknown, now: Date): Timesheet {
-  const data = parse(timesheetInput, input)
+  const data = parseInput(timesheetInput, input)
   const project = state.projects.find((p) => p.projectCode === data.projectCode || p.id === data.projectId)
   if (!project) {
     throw new HttpError(

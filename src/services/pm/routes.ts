@@ -13,7 +13,7 @@ import {
   deleteTimesheet,
   type PmState,
   projectAction,
-  validationError,
+  parseInput,
 } from './domain.js'
 import type {PmStore} from './store.js'
 import {type TelemetryQuery, type TelemetryStore, matches, parseQuery} from './telemetry.js'
@@ -56,12 +56,6 @@ const invoiceQuery = z.object({
   sortBy: z.enum(['createdAt', 'invoiceId', 'timesheetId', 'status', 'amount']).default('createdAt'),
   sortDir: z.enum(['asc', 'desc']).default('desc'),
 })
-
-function parse<T extends z.ZodTypeAny>(schema: T, input: unknown): z.infer<T> {
-  const result = schema.safeParse(input ?? {})
-  if (!result.success) throw validationError(result.error)
-  return result.data
-}
 
 function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   const header = request.headers['idempotency-key']
@@ -118,7 +112,7 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   }
 
   app.get('/api/v1/projects', async (request) => {
-    const {status} = parse(listQuery, request.query)
+    const {status} = parseInput(listQuery, request.query)
     const items = store.current.projects.filter((p) => status === undefined || p.status === status)
     return {items, meta: {total: items.length, fetchedAt: now().toISOString()}}
   })
@@ -141,7 +135,7 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   })
 
   app.get('/api/v1/timesheets', async (request) => {
-    const {status, limit} = parse(listQuery, request.query)
+    const {status, limit} = parseInput(listQuery, request.query)
     const all = store.current.timesheets.filter((t) => status === undefined || t.status === status)
     const items = limit === undefined ? all : all.slice(-limit)
     return {items, meta: {total: all.length, fetchedAt: now().toISOString()}}
@@ -180,7 +174,7 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   })
 
   app.post('/timesheets/approve', async (request, reply) => {
-    const body = parse(approveShortcut, request.body)
+    const body = parseInput(approveShortcut, request.body)
     const key = idempotencyKeyOf(request) ?? crypto.randomUUID()
     const published = await approve(body.timesheetId, key, body)
     const known = store.current.timesheets.find((t) => t.id === body.timesheetId)
@@ -194,7 +188,7 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   })
 
   app.get('/api/v1/compliance/invoices', async (request) => {
-    const q = parse(invoiceQuery, request.query)
+    const q = parseInput(invoiceQuery, request.query)
     const keyword = q.keyword?.toLowerCase()
     const filtered = store.current.invoices.filter(
       (i) =>
@@ -218,7 +212,7 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   })
 
   app.get('/events/recent', async (request) => {
-    const {limit} = parse(
+    const {limit} = parseInput(
       z.object({limit: z.coerce.number().int().min(1).max(500).default(20)}),
       request.query,
     )
@@ -226,7 +220,7 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   })
 
   app.get('/metrics/summary', async (request) => {
-    const {refresh} = parse(z.object({refresh: z.enum(['true', 'false']).optional()}), request.query)
+    const {refresh} = parseInput(z.object({refresh: z.enum(['true', 'false']).optional()}), request.query)
     return summary(refresh === 'true')
   })
 

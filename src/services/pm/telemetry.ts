@@ -3,6 +3,7 @@ import path from 'node:path'
 import {z} from 'zod'
 import {HttpError} from '../shared/http.js'
 import {DetailPathError, evaluateDetailPath} from './detail-path.js'
+import {parseInput} from './domain.js'
 
 /**
  * UI and server telemetry (SPEC §4.1): the last 200 events in memory, every event appended
@@ -86,13 +87,8 @@ export class TelemetryStore {
   }
 
   async record(input: unknown, now = new Date()): Promise<TelemetryEvent> {
-    const parsed = telemetryInput.safeParse(input)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]
-      const field = issue?.path.join('.') || 'body'
-      throw new HttpError(400, 'validation_failed', `${field}: ${issue?.message ?? 'invalid'}`, {field})
-    }
-    const event: TelemetryEvent = {id: this.nextId++, ...parsed.data, receivedAt: now.toISOString()}
+    const data = parseInput(telemetryInput, input)
+    const event: TelemetryEvent = {id: this.nextId++, ...data, receivedAt: now.toISOString()}
     this.remember(event)
     this.writing = this.writing.then(() => this.append(event))
     await this.writing
@@ -150,15 +146,10 @@ export class TelemetryStore {
 }
 
 export function parseQuery(raw: Record<string, unknown>): TelemetryQuery {
-  const parsed = telemetryQuery.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const field = issue?.path.join('.') || 'query'
-    throw new HttpError(400, 'validation_failed', `${field}: ${issue?.message ?? 'invalid'}`, {field})
-  }
-  if (parsed.data.detail_path !== undefined) {
+  const query = parseInput(telemetryQuery, raw)
+  if (query.detail_path !== undefined) {
     try {
-      evaluateDetailPath(parsed.data.detail_path, {})
+      evaluateDetailPath(query.detail_path, {})
     } catch (error) {
       if (error instanceof DetailPathError) {
         throw new HttpError(400, 'validation_failed', error.message, {field: 'detail_path'})
@@ -166,7 +157,7 @@ export function parseQuery(raw: Record<string, unknown>): TelemetryQuery {
       throw error
     }
   }
-  return parsed.data
+  return query
 }
 
 /** The filters of SPEC §4.1; also used by the telemetry SSE stream. */
