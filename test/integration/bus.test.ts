@@ -124,7 +124,12 @@ describe('Bus and Idempotency with real RabbitMQ and Redis', {timeout: 300_000},
     worker = new Bus(busOptions('bus-test-worker'))
     await producer.start()
     await worker.start()
-    assert.deepEqual(producer.status(), {connected: true, outboxDepth: 0})
+    assert.deepEqual(producer.status(), {
+      connected: true,
+      outboxDepth: 0,
+      consumers: [],
+      consumersActive: true,
+    })
     for (let shard = 0; shard < numShards; shard++) await worker.consume(shardQueue(shard), handler)
     await worker.declareInbox(inbox, ['sales.order.*'])
     await worker.consume(inbox, handler)

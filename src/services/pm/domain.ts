@@ -1,5 +1,6 @@
 import {z} from 'zod'
 import {HttpError} from '../shared/http.js'
+import {parseInput} from '../shared/input.js'
 
 /**
  * pm's domain (SPEC §4.1): projects and timesheets with their state machines, invoices linked
@@ -77,19 +78,6 @@ const timesheetActions = {
   resubmit: {from: ['rejected'], to: 'submitted'},
 } as const satisfies Record<string, {from: readonly TimesheetStatus[]; to: TimesheetStatus}>
 export type TimesheetAction = keyof typeof timesheetActions
-
-function validationError(error: z.ZodError): HttpError {
-  const issue = error.issues[0]
-  const field = issue?.path.join('.') || 'body'
-  return new HttpError(400, 'validation_failed', `${field}: ${issue?.message ?? 'invalid'}`, {field})
-}
-
-/** Parse a request body or query, or answer 400 validation_failed naming the first bad field. */
-export function parseInput<T extends z.ZodTypeAny>(schema: T, input: unknown): z.infer<T> {
-  const result = schema.safeParse(input ?? {})
-  if (!result.success) throw validationError(result.error)
-  return result.data
-}
 
 const projectInput = z
   .object({

@@ -1,13 +1,10 @@
-import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {z} from 'zod'
 import {packageRoot} from '../../lib/package-root.js'
 import type {RunningService, ServiceMain} from '../registry.js'
-import {Bus} from '../shared/bus.js'
 import {baseConfig, parseConfig} from '../shared/config.js'
-import {close, createHttpServer, listen} from '../shared/http.js'
 import {createLogger} from '../shared/logger.js'
-import {createRegistry} from '../shared/metrics.js'
+import {readAdminToken, startServiceBase} from '../shared/service-base.js'
 import {SseHub} from '../shared/sse.js'
 import {linkInvoice} from './domain.js'
 import {registerPmRoutes} from './routes.js'
@@ -52,25 +49,13 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   })
   await telemetry.load()
 
-  const bus = new Bus({
-    url: config.AMQP_URL,
-    numShards: config.NUM_SHARDS,
-    outboxFile: path.join(config.DATA_DIR, 'outbox.jsonl'),
-    logger,
-    service: 'pm',
-  })
-  await bus.start()
-
-  const registry = createRegistry('pm')
   const metricsHub = new SseHub()
   const telemetryHub = new SseHub<Partial<TelemetryQuery>>()
-  const app = createHttpServer({
-    service: 'pm',
+  const base = await startServiceBase('pm', config, {
     logger,
-    registry,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    health: () => ({bus: bus.status(), sseClients: metricsHub.stats().clients}),
+    health: () => ({sseClients: metricsHub.stats().clients}),
   })
+  const {bus, app} = base
   const {notifyChange} = registerPmRoutes(app, {
     store,
     telemetry,
@@ -84,39 +69,33 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   })
 
   // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).
+  // Many links in flight share one state-file write.
   await bus.declareInbox('pm.inbox', ['fi.invoice.generated'])
-  await bus.consume('pm.inbox', async (envelope) => {
-    const parsed = invoiceGenerated.safeParse(envelope.payload)
-    if (!parsed.success) {
-      logger.warn(
-        {eventId: envelope.eventId, issues: parsed.error.issues},
-        'fi.invoice.generated without an invoice; dead-lettered',
-      )
-      return 'dead'
-    }
-    const linked = await store.mutate((state) => linkInvoice(state, parsed.data, new Date()))
-    if (linked) notifyChange()
-    return 'ack'
-  })
+  await bus.consume(
+    'pm.inbox',
+    async (envelope) => {
+      const parsed = invoiceGenerated.safeParse(envelope.payload)
+      if (!parsed.success) {
+        logger.warn(
+          {eventId: envelope.eventId, issues: parsed.error.issues},
+          'fi.invoice.generated without an invoice; dead-lettered',
+        )
+        return 'dead'
+      }
+      const linked = await store.mutate((state) => linkInvoice(state, parsed.data, new Date()))
+      if (linked) notifyChange()
+      return 'ack'
+    },
+    {prefetch: 64},
+  )
 
-  await listen(app, {host: config.HOST, port: config.PORT})
+  await base.listen()
 
   return {
     close: async () => {
       metricsHub.close()
       telemetryHub.close()
-      await close(app)
-      await bus.close()
+      await base.close()
     },
-  }
-}
-
-/** `$POC_HOME/secrets/admin-token`, when present, guards POST /admin/reset. */
-async function readAdminToken(home: string): Promise<string | undefined> {
-  try {
-    const token = (await readFile(path.join(home, 'secrets', 'admin-token'), 'utf8')).trim()
-    return token === '' ? undefined : token
-  } catch {
-    return undefined
   }
 }

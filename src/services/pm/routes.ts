@@ -1,8 +1,9 @@
-import type {FastifyRequest} from 'fastify'
 import {z} from 'zod'
 import type {Envelope} from '../shared/envelope.js'
 import {makeEnvelope} from '../shared/envelope.js'
-import {HttpError, type HttpServer} from '../shared/http.js'
+import {assertAdmin, type HttpServer} from '../shared/http.js'
+import {idempotencyKeyOf} from '../shared/idempotency-key.js'
+import {parseInput} from '../shared/input.js'
 import type {SseHub} from '../shared/sse.js'
 import {
   applyTimesheetAction,
@@ -13,7 +14,6 @@ import {
   deleteTimesheet,
   type PmState,
   projectAction,
-  parseInput,
 } from './domain.js'
 import type {PmStore} from './store.js'
 import {type TelemetryQuery, type TelemetryStore, matches, parseQuery} from './telemetry.js'
@@ -56,15 +56,6 @@ const invoiceQuery = z.object({
   sortBy: z.enum(['createdAt', 'invoiceId', 'timesheetId', 'status', 'amount']).default('createdAt'),
   sortDir: z.enum(['asc', 'desc']).default('desc'),
 })
-
-function idempotencyKeyOf(request: FastifyRequest): string | undefined {
-  const header = request.headers['idempotency-key']
-  if (typeof header === 'string' && header.trim() !== '') return header.trim()
-  const body = request.body as {idempotencyKey?: unknown} | undefined
-  return typeof body?.idempotencyKey === 'string' && body.idempotencyKey !== ''
-    ? body.idempotencyKey
-    : undefined
-}
 
 export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange(): void} {
   const {store, telemetry} = deps
@@ -247,13 +238,7 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   )
 
   app.post('/admin/reset', async (request) => {
-    const remote = request.socket.remoteAddress ?? ''
-    if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(remote)) {
-      throw new HttpError(403, 'forbidden', 'admin endpoints answer on localhost only')
-    }
-    if (deps.adminToken && request.headers.authorization !== `Bearer ${deps.adminToken}`) {
-      throw new HttpError(401, 'unauthorized', 'admin endpoints need the token from $POC_HOME/secrets')
-    }
+    assertAdmin(request, deps.adminToken)
     await store.reset(deps.seedFile)
     notifyChange()
     return {ok: true, reset: true}

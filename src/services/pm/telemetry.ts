@@ -3,7 +3,7 @@ import path from 'node:path'
 import {z} from 'zod'
 import {HttpError} from '../shared/http.js'
 import {DetailPathError, evaluateDetailPath} from './detail-path.js'
-import {parseInput} from './domain.js'
+import {parseInput} from '../shared/input.js'
 
 /**
  * UI and server telemetry (SPEC §4.1): the last 200 events in memory, every event appended

@@ -67,6 +67,9 @@ export interface ConsumeOptions {
 export interface BusStatus {
   connected: boolean
   outboxDepth: number
+  /** The queues this bus consumes, and whether each has a live consumer now. */
+  consumers: Array<{queue: string; active: boolean}>
+  consumersActive: boolean
 }
 
 interface Consumer {
@@ -149,7 +152,13 @@ export class Bus {
   }
 
   status(): BusStatus {
-    return {connected: this.publisher !== undefined, outboxDepth: this.outbox?.depth ?? 0}
+    const consumers = this.consumers.map((c) => ({queue: c.queue, active: c.channel !== undefined}))
+    return {
+      connected: this.publisher !== undefined,
+      outboxDepth: this.outbox?.depth ?? 0,
+      consumers,
+      consumersActive: consumers.every((c) => c.active),
+    }
   }
 
   /**

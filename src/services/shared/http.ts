@@ -1,6 +1,6 @@
 import {STATUS_CODES} from 'node:http'
 import type {Socket} from 'node:net'
-import {fastify, LogController, type FastifyReply} from 'fastify'
+import {fastify, LogController, type FastifyReply, type FastifyRequest} from 'fastify'
 import type {Registry} from 'prom-client'
 import {ZodError} from 'zod'
 import type {Logger} from './logger.js'
@@ -230,5 +230,20 @@ export async function close(app: HttpServer, graceMs = 10_000): Promise<void> {
     await app.close()
   } finally {
     clearTimeout(timer)
+  }
+}
+
+const loopbackAddresses = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
+
+/**
+ * Admin endpoints (reset, rebuild) answer on localhost only, and need the bearer token from
+ * `$POC_HOME/secrets/admin-token` when one is configured (SPEC §7).
+ */
+export function assertAdmin(request: FastifyRequest, token: string | undefined): void {
+  if (!loopbackAddresses.has(request.socket.remoteAddress ?? '')) {
+    throw new HttpError(403, 'forbidden', 'admin endpoints answer on localhost only')
+  }
+  if (token && request.headers.authorization !== `Bearer ${token}`) {
+    throw new HttpError(401, 'unauthorized', 'admin endpoints need the token from $POC_HOME/secrets')
   }
 }

@@ -1,9 +1,7 @@
 import {randomUUID} from 'node:crypto'
-import {mkdir, open, readFile, type FileHandle} from 'node:fs/promises'
-import path from 'node:path'
 import {z} from 'zod'
-import {writeFileAtomic} from '../../lib/atomic-file.js'
 import {envelopeSchema, type Envelope} from './envelope.js'
+import {JsonLinesLog} from './jsonl-log.js'
 
 /** One accepted publish, kept until the broker has confirmed it. */
 export interface OutboxRecord {
@@ -36,15 +34,6 @@ const recordLine = z.object({
 // Marking a record sent appends this instead of rewriting the file on every confirm.
 const sentLine = z.object({sent: z.string().min(1)})
 
-interface QueuedWrite {
-  line: string
-  durable: boolean
-  /** Runs once the line is written (and fsynced when durable), before any later file operation. */
-  commit?: () => void
-  resolve: () => void
-  reject: (error: Error) => void
-}
-
 /**
  * A durable outbox: an append-only JSON-lines file. An append resolves only after its line is
  * fsynced, so a caller told "accepted" survives a kill -9 or a power cut. Concurrent appends
@@ -59,15 +48,9 @@ export class Outbox {
   readonly recovery: OutboxRecovery
   private readonly records: Map<string, OutboxRecord>
   private readonly compactAfter: number
-  private handle: FileHandle | undefined
-  private queue: QueuedWrite[] = []
-  private writing: Promise<void> = Promise.resolve()
-  private writeScheduled = false
+  private log!: JsonLinesLog
   /** Lines in the file that describe sent records. */
   private garbage = 0
-  /** A failed write may have left a partial line: rewrite the file before appending again. */
-  private damaged = false
-  private closed = false
 
   private constructor(
     file: string,
@@ -81,23 +64,24 @@ export class Outbox {
     this.compactAfter = options.compactAfter ?? 1000
   }
 
-  /**
-   * Load the unsent records and rewrite the file with only them: this also drops a torn last
-   * line, which a later append would otherwise glue onto.
-   */
+  /** Load the unsent records and rewrite the file with only them. */
   static async open(file: string, options: OutboxOptions = {}): Promise<Outbox> {
-    await mkdir(path.dirname(file), {recursive: true})
-    let text = ''
-    try {
-      text = await readFile(file, 'utf8')
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new Error(`cannot read the outbox ${file}: ${(error as Error).message}`, {cause: error})
-      }
-    }
-    const {records, skippedLines} = parseOutbox(text)
-    const outbox = new Outbox(file, records, {pending: records.size, skippedLines}, options)
-    await outbox.rewrite()
+    const {values, skippedLines} = await JsonLinesLog.read(file, 'outbox')
+    const {records, invalid} = parseOutbox(values)
+    const outbox = new Outbox(
+      file,
+      records,
+      {pending: records.size, skippedLines: skippedLines + invalid},
+      options,
+    )
+    outbox.log = await JsonLinesLog.start(
+      file,
+      () => {
+        outbox.garbage = 0
+        return outbox.pending().map((record) => JSON.stringify(record))
+      },
+      'outbox',
+    )
     return outbox
   }
 
@@ -124,7 +108,7 @@ export class Outbox {
       throw new Error(`refusing an outbox record that could not be reloaded: ${problems.join('; ')}`)
     }
     // Only a durable record becomes pending, so nothing is sent that a restart would not replay.
-    await this.enqueue(`${JSON.stringify(record)}\n`, true, () => this.records.set(record.id, record))
+    await this.log.append(record, true, () => this.records.set(record.id, record))
     return record
   }
 
@@ -132,101 +116,29 @@ export class Outbox {
   async markSent(id: string): Promise<void> {
     if (!this.records.delete(id)) return
     this.garbage += 2
-    await this.enqueue(`${JSON.stringify({sent: id})}\n`, false)
+    await this.log.append({sent: id}, false)
     if (this.garbage >= this.compactAfter) {
       // Several confirms can cross the threshold together: the first rewrite serves them all.
-      await this.serialized(async () => {
-        if (this.garbage >= this.compactAfter) await this.rewrite()
-      })
+      await this.log.rewrite(() => this.garbage >= this.compactAfter)
     }
   }
 
   /** Rewrite the file with the unsent records only (temp file, fsync, rename). */
   async compact(): Promise<void> {
-    await this.serialized(async () => {
-      await this.rewrite()
-    })
+    await this.log.rewrite()
   }
 
   /** Compacts and releases the file; later calls fail. */
   async close(): Promise<void> {
-    if (this.closed) return
-    await this.compact()
-    this.closed = true
-    await this.serialized(async () => {
-      await this.handle?.close()
-      this.handle = undefined
-    })
-  }
-
-  private enqueue(line: string, durable: boolean, commit?: () => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({line, durable, commit, resolve, reject})
-      if (this.writeScheduled) return
-      this.writeScheduled = true
-      void this.serialized(() => this.writeQueued())
-    })
-  }
-
-  /** Runs file operations one at a time; an operation's failure is reported to its callers only. */
-  private serialized(operation: () => Promise<void>): Promise<void> {
-    const result = this.writing.then(operation)
-    this.writing = result.catch(() => undefined)
-    return result
-  }
-
-  private async writeQueued(): Promise<void> {
-    this.writeScheduled = false
-    const batch = this.queue
-    this.queue = []
-    try {
-      if (this.closed) throw new Error('it is closed')
-      const handle = this.damaged || !this.handle ? await this.rewrite() : this.handle
-      await handle.appendFile(batch.map((w) => w.line).join(''))
-      if (batch.some((w) => w.durable)) await handle.datasync()
-      for (const write of batch) write.commit?.()
-      for (const write of batch) write.resolve()
-    } catch (error) {
-      this.damaged = !this.closed
-      const failure = new Error(`cannot append to the outbox ${this.file}: ${(error as Error).message}`, {
-        cause: error,
-      })
-      for (const write of batch) write.reject(failure)
-    }
-  }
-
-  private async rewrite(): Promise<FileHandle> {
-    if (this.closed) throw new Error(`the outbox ${this.file} is closed`)
-    const lines = this.pending().map((record) => `${JSON.stringify(record)}\n`)
-    await this.handle?.close()
-    this.handle = undefined
-    await writeFileAtomic(this.file, lines.join(''))
-    // The old handle points at the replaced file: appends must go to the new one.
-    const handle = await open(this.file, 'a')
-    this.handle = handle
-    this.garbage = 0
-    this.damaged = false
-    return handle
+    await this.log.close()
   }
 }
 
-/** Records in file order minus the sent ones; unreadable lines are counted, not fatal. */
-function parseOutbox(text: string): {records: Map<string, OutboxRecord>; skippedLines: number} {
+/** Records in file order minus the sent ones; lines that are neither are counted, not fatal. */
+function parseOutbox(values: unknown[]): {records: Map<string, OutboxRecord>; invalid: number} {
   const records = new Map<string, OutboxRecord>()
-  let skippedLines = 0
-  const lines = text.split('\n')
-  // What follows the last newline was never completely written.
-  const torn = lines.pop()
-  if (torn) skippedLines++
-  for (const line of lines) {
-    if (line.trim() === '') continue
-    let value: unknown
-    try {
-      value = JSON.parse(line)
-    } catch {
-      skippedLines++
-      continue
-    }
+  let invalid = 0
+  for (const value of values) {
     const sent = sentLine.safeParse(value)
     if (sent.success) {
       records.delete(sent.data.sent)
@@ -234,7 +146,7 @@ function parseOutbox(text: string): {records: Map<string, OutboxRecord>; skipped
     }
     const record = recordLine.safeParse(value)
     if (record.success) records.set(record.data.id, record.data)
-    else skippedLines++
+    else invalid++
   }
-  return {records, skippedLines}
+  return {records, invalid}
 }
