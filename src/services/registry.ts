@@ -13,4 +13,9 @@ export type ServiceMain = (env: NodeJS.ProcessEnv) => Promise<RunningService>
  */
 export const services: Partial<Record<ComponentName, () => Promise<ServiceMain>>> = {
   pm: async () => (await import('./pm/main.js')).main,
+  fi: async () => (await import('./fi/main.js')).main,
+  sales: async () => (await import('./sales/main.js')).main,
+  credit: async () => (await import('./credit/main.js')).main,
+  contract: async () => (await import('./contract/main.js')).main,
+  'invoice-worker': async () => (await import('./invoice-worker/main.js')).main,
 }

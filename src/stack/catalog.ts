@@ -346,8 +346,6 @@ function containerOnly(
   }
 }
 
-const servicesLandLater = 'lands with the event backbone services'
-
 /** What every service needs to find the infrastructure and its own files. */
 function serviceEnv(ctx: ComponentContext): Record<string, string> {
   return {
@@ -387,11 +385,19 @@ const nodeService: NativeRecipe = {
 
 const sharedServiceEnv = ['NUM_SHARDS', 'IDEMP_TTL_MS', 'LOG_LEVEL']
 
+interface ServiceOptions {
+  /** Variables of the caller's environment this service also reads (e.g. FAIL_RATE). */
+  passEnv?: string[]
+  /** Settings that depend on the stack, beyond serviceEnv (e.g. another service's URL). */
+  env?: (ctx: ComponentContext) => Record<string, string>
+  notAvailableYet?: string
+}
+
 function service(
   name: ComponentName,
   summary: string,
   port: number,
-  notAvailableYet?: string,
+  options: ServiceOptions = {},
 ): ComponentSpec {
   return {
     name,
@@ -404,10 +410,10 @@ function service(
     stopGraceMs: defaultStopGraceMs,
     readiness: (ctx) => http(`http://${ctx.host}:${ctx.ports.http}/health`),
     urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
-    env: serviceEnv,
-    passEnv: name === 'invoice-worker' ? [...sharedServiceEnv, 'FAIL_RATE'] : sharedServiceEnv,
+    env: (ctx) => ({...serviceEnv(ctx), ...options.env?.(ctx)}),
+    passEnv: [...sharedServiceEnv, ...(options.passEnv ?? [])],
     native: nodeService,
-    notAvailableYet,
+    notAvailableYet: options.notAvailableYet,
   }
 }
 
@@ -436,12 +442,19 @@ export const catalog: readonly ComponentSpec[] = [
   containerOnly('loki', 'Loki log store', [{name: 'http', port: 3100}], 'grafana/loki', '/ready'),
   containerOnly('promtail', 'Promtail shipping logs to Loki', [], 'grafana/promtail', '/ready', ['loki']),
   service('pm', 'project management service (pm-service)', 3001),
-  service('fi', 'finance read model (fi-service)', 3002, servicesLandLater),
-  service('sales', 'sales orders', 3003, servicesLandLater),
-  service('credit', 'credit decisions', 3004, servicesLandLater),
-  service('contract', 'contracts and renewals', 3006, servicesLandLater),
-  service('invoice-worker', 'shard consumer creating invoices', 3007, servicesLandLater),
-  service('gateway', 'fast-path order gateway', 8081, 'lands with the fast-path order gateway'),
+  service('fi', 'finance read model (fi-service)', 3002, {
+    env: (ctx) => ({PM_URL: `http://${ctx.host}:${ctx.portsOf('pm').http}`}),
+    passEnv: ['FI_PREFETCH'],
+  }),
+  service('sales', 'sales orders', 3003),
+  service('credit', 'credit decisions', 3004, {passEnv: ['CREDIT_LIMIT']}),
+  service('contract', 'contracts and renewals', 3006),
+  service('invoice-worker', 'shard consumer creating invoices', 3007, {
+    passEnv: ['FAIL_RATE', 'INVOICE_HOURLY_RATE'],
+  }),
+  service('gateway', 'fast-path order gateway', 8081, {
+    notAvailableYet: 'lands with the fast-path order gateway',
+  }),
 ]
 
 export function isComponentName(name: string): name is ComponentName {

@@ -95,7 +95,8 @@ describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout:
     const byName = Object.fromEntries(result.components.map((c) => [c.name, c]))
     assert.equal(byName.rabbitmq?.state, 'healthy')
     assert.equal(byName.redis?.state, 'healthy')
-    assert.equal(byName.fi?.state, 'unavailable')
+    assert.equal(byName.fi?.state, 'stopped')
+    assert.equal(byName.gateway?.state, 'unavailable')
     assert.equal(result.portOffset, offset)
   })
 

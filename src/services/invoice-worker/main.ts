@@ -1,0 +1,75 @@
+import {z} from 'zod'
+import type {RunningService, ServiceMain} from '../registry.js'
+import {shardQueue} from '../shared/bus.js'
+import {baseConfig, parseConfig} from '../shared/config.js'
+import {createRedis, Idempotency} from '../shared/idempotency.js'
+import {createLogger} from '../shared/logger.js'
+import {counter, histogram} from '../shared/metrics.js'
+import {startServiceBase} from '../shared/service-base.js'
+import {invoiceHandler} from './worker.js'
+
+const workerConfig = baseConfig.extend({
+  FAIL_RATE: z.coerce.number().min(0).max(1).default(0),
+  INVOICE_HOURLY_RATE: z.coerce.number().nonnegative().default(8000),
+  INVOICE_CURRENCY: z.string().min(1).default('JPY'),
+})
+
+export const main: ServiceMain = async (env): Promise<RunningService> => {
+  const config = parseConfig(workerConfig, env)
+  const logger = createLogger('invoice-worker')
+  const redis = createRedis(config.REDIS_URL, logger)
+  const counts = {generated: 0, skipped: 0, dead: 0}
+  const base = await startServiceBase('invoice-worker', config, {
+    logger,
+    health: () => ({
+      ok: redis.status === 'ready',
+      redis: redis.status,
+      failRate: config.FAIL_RATE,
+      shards: config.NUM_SHARDS,
+      ...counts,
+    }),
+  })
+  const {bus, registry} = base
+  const latency = histogram(registry, 'poc_invoice_latency_seconds', 'Approval to invoice generated', {
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  })
+  const outcomes = counter(registry, 'poc_invoice_messages_total', 'Approvals handled by outcome', [
+    'outcome',
+  ])
+  if (config.FAIL_RATE > 0)
+    logger.warn({failRate: config.FAIL_RATE}, 'FAIL_RATE set: that share of approvals goes to the DLQ')
+
+  const handler = invoiceHandler({
+    idempotency: new Idempotency(redis, config.IDEMP_TTL_MS),
+    publish: (request) => bus.publish(request),
+    logger,
+    failRate: config.FAIL_RATE,
+    hourlyRate: config.INVOICE_HOURLY_RATE,
+    currency: config.INVOICE_CURRENCY,
+    onGenerated: (ms) => {
+      counts.generated++
+      outcomes.inc({outcome: 'generated'})
+      latency.observe(ms / 1000)
+    },
+    onSkipped: () => {
+      counts.skipped++
+      outcomes.inc({outcome: 'skipped'})
+    },
+    onDead: () => {
+      counts.dead++
+      outcomes.inc({outcome: 'dead'})
+    },
+  })
+  // One consumer per shard with prefetch 1: the events of one key are handled in publish order.
+  for (let shard = 0; shard < config.NUM_SHARDS; shard++) {
+    await bus.consume(shardQueue(shard), handler, {prefetch: 1})
+  }
+  await base.listen()
+
+  return {
+    close: async () => {
+      await base.close()
+      redis.disconnect()
+    },
+  }
+}

@@ -1,0 +1,141 @@
+import {createHash} from 'node:crypto'
+import {z} from 'zod'
+import type {Delivery, HandlerOutcome, PublishRequest, PublishResult} from '../shared/bus.js'
+import {exchanges} from '../shared/bus.js'
+import {type Envelope, makeEnvelope} from '../shared/envelope.js'
+import type {Logger} from '../shared/logger.js'
+
+export const approvedType = 'pm.timesheet.approved'
+export const invoiceGeneratedType = 'fi.invoice.generated'
+
+const approvedPayload = z.object({
+  timesheetId: z.string().min(1),
+  hours: z.number().finite().nonnegative().optional(),
+  projectCode: z.string().optional(),
+  userName: z.string().optional(),
+  note: z.string().optional(),
+})
+
+/** What fi and pm learn about an invoice draft (payload of fi.invoice.generated). */
+export interface InvoiceDraft {
+  invoiceId: string
+  timesheetId: string
+  projectCode?: string
+  userName?: string
+  hours?: number
+  amount: number
+  currency: string
+  status: 'draft'
+  note?: string
+  /** The approval this invoice bills: its event, idempotency key and time. */
+  approvedEventId: string
+  idempotencyKey: string
+  approvedAt: string
+  generatedAt: string
+  /** Worker wall clock in ms with sub-ms precision: orders the invoices of one shard as processed. */
+  processedAtMs: number
+}
+
+/**
+ * The invoice id is a function of the timesheet and the approval's idempotency key, so a
+ * redelivery after a crash, or a second message for the same approval, names the same
+ * invoice and fi's upsert keeps exactly one (SPEC §3: the effect itself is idempotent).
+ */
+export function invoiceIdFor(timesheetId: string, idempotencyKey: string): string {
+  const digest = createHash('sha256').update(`${timesheetId}\n${idempotencyKey}`).digest('hex')
+  return `INV-${digest.slice(0, 16).toUpperCase()}`
+}
+
+export interface WorkerDeps {
+  idempotency: {seen(key: string): Promise<boolean>; remember(key: string): Promise<void>}
+  publish(request: PublishRequest): Promise<PublishResult>
+  logger: Logger
+  /** Share of messages rejected to the dead-letter queue (0–1), for DLQ drills. */
+  failRate: number
+  hourlyRate: number
+  currency: string
+  random?: () => number
+  now?: () => number
+  /** Called with each generated invoice's latency (now − occurredAt) in ms. */
+  onGenerated?: (latencyMs: number) => void
+  onSkipped?: () => void
+  onDead?: (reason: string) => void
+}
+
+/**
+ * The seed's consumer as a bus handler: dedupe by idempotency key, create the invoice draft,
+ * publish fi.invoice.generated (durable before the ack), remember the key, acknowledge.
+ */
+export function invoiceHandler(deps: WorkerDeps) {
+  const random = deps.random ?? Math.random
+  const now = deps.now ?? (() => performance.timeOrigin + performance.now())
+  const log = deps.logger
+
+  return async (envelope: Envelope, delivery: Delivery): Promise<HandlerOutcome> => {
+    const dead = (reason: string): HandlerOutcome => {
+      log.warn({eventId: envelope.eventId, queue: delivery.queue, reason}, `dead-lettered: ${reason}`)
+      deps.onDead?.(reason)
+      return 'dead'
+    }
+    if (envelope.type !== approvedType) return dead(`unexpected event type ${envelope.type}`)
+    const parsed = approvedPayload.safeParse(envelope.payload)
+    if (!parsed.success) return dead(`invalid payload: ${parsed.error.issues[0]?.message ?? 'invalid'}`)
+    if (deps.failRate > 0 && random() < deps.failRate)
+      return dead(`simulated failure (FAIL_RATE=${deps.failRate})`)
+
+    const approval = parsed.data
+    const key = envelope.idempotencyKey
+    if (await deps.idempotency.seen(key)) {
+      log.info(
+        {eventId: envelope.eventId, idempotencyKey: key, timesheetId: approval.timesheetId},
+        `invoice skipped (duplicate idempotency key ${key}) for ${approval.timesheetId}`,
+      )
+      deps.onSkipped?.()
+      return 'ack'
+    }
+
+    const invoiceId = invoiceIdFor(approval.timesheetId, key)
+    const processedAtMs = now()
+    const hours = approval.hours
+    const draft: InvoiceDraft = {
+      invoiceId,
+      timesheetId: approval.timesheetId,
+      projectCode: approval.projectCode,
+      userName: approval.userName,
+      hours,
+      amount: Math.round((hours ?? 0) * deps.hourlyRate),
+      currency: deps.currency,
+      status: 'draft',
+      note: approval.note,
+      approvedEventId: envelope.eventId,
+      idempotencyKey: key,
+      approvedAt: envelope.occurredAt,
+      generatedAt: new Date(processedAtMs).toISOString(),
+      processedAtMs,
+    }
+    const event = makeEnvelope({
+      type: invoiceGeneratedType,
+      key: approval.timesheetId,
+      // A republished draft (after a crash before the ack) carries the same key: consumers skip it.
+      idempotencyKey: `${invoiceGeneratedType}:${invoiceId}`,
+      payload: draft,
+      tenantId: envelope.tenantId,
+    })
+    // Durable (confirmed, or in the outbox) before the approval is acknowledged.
+    await deps.publish({exchange: exchanges.domain, routingKey: invoiceGeneratedType, envelope: event})
+    await deps.idempotency.remember(key)
+    const latencyMs = Math.max(Math.round(now() - Date.parse(envelope.occurredAt)), 0)
+    log.info(
+      {
+        invoiceId,
+        timesheetId: approval.timesheetId,
+        eventId: envelope.eventId,
+        latencyMs,
+        shardQueue: delivery.queue,
+      },
+      `invoice generated ${invoiceId} for ${approval.timesheetId} latency=${latencyMs}`,
+    )
+    deps.onGenerated?.(latencyMs)
+    return 'ack'
+  }
+}
