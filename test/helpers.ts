@@ -19,6 +19,8 @@ export const testPortOffsets = {
   interrupt: 2500,
   bus: 3000,
   services: 3500,
+  backbone: 4000,
+  dlq: 4500,
 } as const
 
 export function makeHome(label: string): string {

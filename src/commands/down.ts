@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PocCommand, exitCodesHelp} from '../cli/base-command.js'
+import {parseComponentList} from '../cli/flags.js'
 import {formatDuration} from '../stack/clock.js'
 import {type DownResult, down} from '../stack/stack.js'
 
@@ -14,10 +15,22 @@ ${exitCodesHelp}`
       command: '<%= config.bin %> <%= command.id %> --volumes',
       description: 'Stop everything and delete its data.',
     },
+    {
+      command: '<%= config.bin %> <%= command.id %> --only invoice-worker',
+      description:
+        'Stop one service; FAIL_RATE=1 poc up --only invoice-worker starts it again with other settings.',
+    },
   ]
 
   static flags = {
-    volumes: Flags.boolean({description: 'Also delete the data directories ($POC_HOME/data).'}),
+    only: Flags.string({
+      description:
+        'Stop only these components (comma-separated), leaving the rest running, e.g. to restart a service with other settings.',
+      multiple: true,
+    }),
+    volumes: Flags.boolean({
+      description: 'Also delete the data directories ($POC_HOME/data, or only those of --only components).',
+    }),
   }
 
   static summary = 'Stop the stack.'
@@ -25,7 +38,7 @@ ${exitCodesHelp}`
   async run(): Promise<DownResult> {
     const {flags} = await this.parse(Down)
     const result = await down(
-      {volumes: flags.volumes},
+      {volumes: flags.volumes, only: parseComponentList(flags.only)},
       {
         home: this.home,
         progress: (event) => {

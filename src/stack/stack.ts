@@ -407,6 +407,8 @@ export async function status(context: StackContext): Promise<StatusResult> {
 
 export interface DownRequest {
   volumes: boolean
+  /** Stop only these components (not what depends on them); the rest of the stack keeps running. */
+  only?: ComponentName[]
 }
 
 export interface StoppedComponent {
@@ -439,7 +441,10 @@ export async function down(request: DownRequest, context: StackContext): Promise
     const stopped: StoppedComponent[] = []
     if (state) {
       // Reverse dependency order: services before the broker they publish to.
-      const order = startWaves(state.components.map((c) => c.name)).reverse()
+      const names = state.components
+        .map((c) => c.name)
+        .filter((n) => !request.only || request.only.includes(n))
+      const order = startWaves(names).reverse()
       for (const wave of order) {
         await Promise.all(
           wave.map(async (name) => {
@@ -457,6 +462,19 @@ export async function down(request: DownRequest, context: StackContext): Promise
             })
           }),
         )
+      }
+    }
+    if (request.only) {
+      if (request.volumes) {
+        for (const name of request.only) await rm(home.dataDirOf(name), {recursive: true, force: true})
+      }
+      return {
+        home: home.root,
+        durationMs: clock.now() - began,
+        stopped,
+        orphans: [],
+        volumesRemoved: request.volumes,
+        warnings,
       }
     }
     const orphans = await stopOrphans(home, clock)

@@ -1,0 +1,202 @@
+import {randomBytes} from 'node:crypto'
+import {setTimeout as delay} from 'node:timers/promises'
+import {shardOf} from '../services/shared/shard.js'
+import {type Percentiles, summarize} from './stats.js'
+
+/** The seed producer's timesheets: TS-001 … TS-010, cycled. */
+export const seedTimesheets = Array.from({length: 10}, (_, i) => `TS-${String(i + 1).padStart(3, '0')}`)
+
+export interface ProduceRequest {
+  pmUrl: string
+  fiUrl: string
+  /** PRODUCER_BATCH: approvals to send. */
+  batch: number
+  /** PRODUCER_RPS: approvals per second, sent on schedule whether or not earlier ones answered. */
+  rps: number
+  numShards: number
+  /** Wait for every accepted approval's invoice in fi, up to this long after the last send; 0 skips. */
+  waitMs: number
+  timesheets?: string[]
+  /** Requests allowed in flight at once; a send due while at the cap goes out late, and is counted. */
+  maxInFlight?: number
+  progress?: (event: {sent: number; accepted: number; visible?: number}) => void
+  signal?: AbortSignal
+}
+
+export interface E2eResult {
+  /** Accepted approvals whose invoice fi shows. */
+  visible: number
+  missing: number
+  /** approve accepted in pm (event occurredAt) → invoice projected in fi, in ms. */
+  latencyMs: Percentiles
+  /** From the last accepted approval until fi showed every invoice: near 0 when nothing backs up. */
+  drainMs: number | null
+}
+
+export interface ProduceResult {
+  runId: string
+  batch: number
+  targetRps: number
+  sent: number
+  accepted: number
+  failed: number
+  failures: Record<string, number>
+  /** The first few failure messages, to say what went wrong. */
+  failureSamples: string[]
+  sendDurationMs: number
+  achievedRps: number
+  /** Sends that went out more than 50 ms after their scheduled time (client at its in-flight cap). */
+  lateSends: number
+  shards: Record<string, number>
+  httpMs: Percentiles
+  e2e?: E2eResult
+  ok: boolean
+}
+
+interface Accepted {
+  key: string
+  acceptedAt: number
+}
+
+/**
+ * The seed's producer over pm's seed-compatible API: POST /timesheets/approve at a fixed rate
+ * (open model), each with its own Idempotency-Key, then (optionally) waits for fi to show every
+ * invoice and reports the approve → invoice latency from the events' own timestamps.
+ */
+export async function produce(request: ProduceRequest): Promise<ProduceResult> {
+  const runId = `produce-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`
+  const timesheets = request.timesheets ?? seedTimesheets
+  const maxInFlight = request.maxInFlight ?? 256
+  const failures: Record<string, number> = {}
+  const failureSamples: string[] = []
+  const httpMs: number[] = []
+  const shards: Record<string, number> = {}
+  const accepted: Accepted[] = []
+  let sent = 0
+  let lateSends = 0
+  let inFlight = 0
+  const slotFreed: Array<() => void> = []
+
+  const fail = (kind: string, message: string) => {
+    failures[kind] = (failures[kind] ?? 0) + 1
+    if (failureSamples.length < 5) failureSamples.push(message)
+  }
+
+  const send = async (i: number): Promise<void> => {
+    const timesheetId = timesheets[i % timesheets.length] as string
+    const key = `${runId}-${i}`
+    const started = performance.now()
+    try {
+      const response = await fetch(`${request.pmUrl}/timesheets/approve`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json', 'idempotency-key': key},
+        body: JSON.stringify({timesheetId, hours: 1 + (i % 8), note: `${runId} #${i}`}),
+        signal: AbortSignal.timeout(30_000),
+      })
+      const text = await response.text()
+      httpMs.push(performance.now() - started)
+      if (response.status !== 202) {
+        fail(`http_${response.status}`, `${timesheetId}: HTTP ${response.status} ${text.slice(0, 200)}`)
+        return
+      }
+      const body = JSON.parse(text) as {shard?: number}
+      const shard = String(body.shard ?? shardOf(timesheetId, request.numShards))
+      shards[`shard.${shard}`] = (shards[`shard.${shard}`] ?? 0) + 1
+      accepted.push({key, acceptedAt: Date.now()})
+    } catch (error) {
+      fail('network', `${timesheetId}: ${error instanceof Error ? error.message : String(error)}`)
+    } finally {
+      inFlight--
+      slotFreed.shift()?.()
+    }
+  }
+
+  const started = performance.now()
+  const pending: Array<Promise<void>> = []
+  const ticker = setInterval(() => request.progress?.({sent, accepted: accepted.length}), 1000)
+  try {
+    for (let i = 0; i < request.batch && !request.signal?.aborted; i++) {
+      const due = started + (i * 1000) / request.rps
+      const wait = due - performance.now()
+      if (wait > 0) await delay(wait)
+      while (inFlight >= maxInFlight) await new Promise<void>((resolve) => slotFreed.push(resolve))
+      if (performance.now() - due > 50) lateSends++
+      inFlight++
+      sent++
+      pending.push(send(i))
+    }
+    await Promise.all(pending)
+  } finally {
+    clearInterval(ticker)
+  }
+  const sendDurationMs = performance.now() - started
+  const result: ProduceResult = {
+    runId,
+    batch: request.batch,
+    targetRps: request.rps,
+    sent,
+    accepted: accepted.length,
+    failed: sent - accepted.length,
+    failures,
+    failureSamples,
+    sendDurationMs: Math.round(sendDurationMs),
+    achievedRps: Number(((sent / sendDurationMs) * 1000).toFixed(1)),
+    lateSends,
+    shards,
+    httpMs: summarize(httpMs),
+    ok: sent === request.batch && accepted.length === sent,
+  }
+  if (request.waitMs > 0 && accepted.length > 0) {
+    result.e2e = await waitForInvoices(request, runId, accepted, (visible) =>
+      request.progress?.({sent, accepted: accepted.length, visible}),
+    )
+    result.ok &&= result.e2e.missing === 0
+  }
+  return result
+}
+
+interface FiInvoice {
+  idempotencyKey?: string
+  approvedAt?: string
+  projectedAt?: string
+}
+
+async function waitForInvoices(
+  request: ProduceRequest,
+  runId: string,
+  accepted: Accepted[],
+  progress: (visible: number) => void,
+): Promise<E2eResult> {
+  const wanted = new Set(accepted.map((a) => a.key))
+  const lastAcceptedAt = Math.max(...accepted.map((a) => a.acceptedAt))
+  const deadline = Date.now() + request.waitMs
+  let invoices: FiInvoice[] = []
+  let allVisibleAt: number | undefined
+  for (;;) {
+    try {
+      const url = `${request.fiUrl}/invoices?keyPrefix=${encodeURIComponent(`${runId}-`)}&limit=10000`
+      const response = await fetch(url, {signal: AbortSignal.timeout(10_000)})
+      if (response.ok) invoices = ((await response.json()) as {items: FiInvoice[]}).items
+    } catch {
+      // fi restarting: keep polling until the deadline.
+    }
+    const visible = invoices.filter((i) => i.idempotencyKey && wanted.has(i.idempotencyKey)).length
+    progress(visible)
+    if (visible >= wanted.size) {
+      allVisibleAt = Date.now()
+      break
+    }
+    if (Date.now() > deadline || request.signal?.aborted) break
+    await delay(100)
+  }
+  const latencies = invoices
+    .filter((i) => i.idempotencyKey && wanted.has(i.idempotencyKey) && i.approvedAt && i.projectedAt)
+    .map((i) => Date.parse(i.projectedAt as string) - Date.parse(i.approvedAt as string))
+  const visible = new Set(invoices.map((i) => i.idempotencyKey).filter((k) => k && wanted.has(k))).size
+  return {
+    visible,
+    missing: wanted.size - visible,
+    latencyMs: summarize(latencies, 0),
+    drainMs: allVisibleAt === undefined ? null : Math.max(allVisibleAt - lastAcceptedAt, 0),
+  }
+}
