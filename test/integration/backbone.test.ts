@@ -94,6 +94,39 @@ async function restart(home: string, component: string, env: Record<string, stri
   )
 }
 
+/**
+ * `poc produce` in the background, with the component killed (kill -9) 2 s in and started again
+ * after `downMs`: every approval must be accepted and every invoice show up in fi.
+ */
+async function produceThroughKill(
+  home: string,
+  component: string,
+  batch: number,
+  rps: number,
+  downMs: number,
+): Promise<ProduceResult> {
+  const producing = runPoc(home, [
+    'produce',
+    '--batch',
+    String(batch),
+    '--rps',
+    String(rps),
+    '--wait',
+    '120s',
+    '--json',
+  ])
+  await delay(2000)
+  await killComponent(home, component)
+  await delay(downMs)
+  await restart(home, component)
+  const produced = await producing
+  assert.equal(produced.exitCode, 0, produced.stdout + produced.stderr)
+  const result = parseJson<ProduceResult>(produced)
+  assert.equal(result.accepted, batch, `every approval was accepted: ${JSON.stringify(result.failures)}`)
+  assert.deepEqual([result.e2e?.visible, result.e2e?.missing], [batch, 0])
+  return result
+}
+
 /** poc down --only: that component stops, the others keep running. */
 async function stopOnly(home: string, component: string): Promise<void> {
   const run = await runPoc(home, ['down', '--only', component, '--json'])
@@ -188,17 +221,7 @@ describe('event backbone on the real stack', {timeout: 900_000}, () => {
   })
 
   it('kill -9 of the invoice-worker in the middle of 500 approvals loses no invoice and duplicates none', async () => {
-    const producing = runPoc(home, ['produce', '--batch', '500', '--rps', '100', '--wait', '120s', '--json'])
-    await delay(2000)
-    await killComponent(home, 'invoice-worker')
-    await delay(500)
-    await restart(home, 'invoice-worker')
-    const produced = await producing
-    assert.equal(produced.exitCode, 0, produced.stdout + produced.stderr)
-    const result = parseJson<ProduceResult>(produced)
-    assert.equal(result.accepted, 500)
-    assert.deepEqual([result.e2e?.visible, result.e2e?.missing], [500, 0])
-
+    const result = await produceThroughKill(home, 'invoice-worker', 500, 100, 500)
     const invoices = await invoicesWithPrefix(`${result.runId}-`)
     assert.equal(invoices.length, 500)
     assert.equal(new Set(invoices.map((i) => i.idempotencyKey)).size, 500, 'one invoice per approval')
@@ -264,16 +287,7 @@ describe('event backbone on the real stack', {timeout: 900_000}, () => {
   })
 
   it('RabbitMQ killed and restarted while approvals are being accepted: every accepted approval yields its invoice', async () => {
-    const producing = runPoc(home, ['produce', '--batch', '300', '--rps', '50', '--wait', '120s', '--json'])
-    await delay(2000)
-    await killComponent(home, 'rabbitmq')
-    await delay(1000)
-    await restart(home, 'rabbitmq')
-    const produced = await producing
-    assert.equal(produced.exitCode, 0, produced.stdout + produced.stderr)
-    const result = parseJson<ProduceResult>(produced)
-    assert.equal(result.accepted, 300, `every approval was accepted: ${JSON.stringify(result.failures)}`)
-    assert.deepEqual([result.e2e?.visible, result.e2e?.missing], [300, 0])
+    await produceThroughKill(home, 'rabbitmq', 300, 50, 1000)
   })
 
   it('sales → credit → fi: under the limit approved, over it rejected, an override approves', async () => {
