@@ -93,6 +93,7 @@ ${exitCodesHelp}`
       [
         'shards',
         Object.entries(result.shards)
+          .sort(([a], [b]) => a.localeCompare(b, 'en', {numeric: true}))
           .map(([s, n]) => `${s}=${n}`)
           .join(' '),
       ],
