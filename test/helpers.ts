@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict'
 import {mkdtempSync, readlinkSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {execa} from 'execa'
 import {listPids, readStat} from '../src/stack/proc.js'
+import type {UpResult} from '../src/stack/stack.js'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const binRun = path.join(repoRoot, 'bin', 'run.js')
@@ -47,6 +49,17 @@ export async function runPoc(
   // oclif wraps error messages at the terminal width; tests match the sentence, not the wrapping.
   const stderr = result.stderr.replace(/\s*\n ›\s+/g, ' ')
   return {exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr}
+}
+
+/**
+ * `poc up --port-offset <offset> --json` (with `--only` when given) for a test file's stack;
+ * fails the test with the CLI's output unless it exits 0. Answers the parsed result.
+ */
+export async function upStack(home: string, offset: number, only?: string): Promise<UpResult> {
+  const args = ['up', ...(only ? ['--only', only] : []), '--port-offset', String(offset), '--json']
+  const run = await runPoc(home, args)
+  assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+  return parseJson<UpResult>(run)
 }
 
 export function parseJson<T>(run: PocRun): T {

@@ -1,6 +1,5 @@
 import {randomBytes} from 'node:crypto'
 import {setTimeout as delay} from 'node:timers/promises'
-import {shardOf} from '../services/shared/shard.js'
 import {type Percentiles, summarize} from './stats.js'
 
 /** The seed producer's timesheets: TS-001 … TS-010, cycled. */
@@ -13,7 +12,6 @@ export interface ProduceRequest {
   batch: number
   /** PRODUCER_RPS: approvals per second, sent on schedule whether or not earlier ones answered. */
   rps: number
-  numShards: number
   /** Wait for every accepted approval's invoice in fi, up to this long after the last send; 0 skips. */
   waitMs: number
   timesheets?: string[]
@@ -47,6 +45,7 @@ export interface ProduceResult {
   achievedRps: number
   /** Sends that went out more than 50 ms after their scheduled time (client at its in-flight cap). */
   lateSends: number
+  /** Accepted approvals per shard queue, as pm reported them. */
   shards: Record<string, number>
   httpMs: Percentiles
   e2e?: E2eResult
@@ -99,9 +98,9 @@ export async function produce(request: ProduceRequest): Promise<ProduceResult> {
         fail(`http_${response.status}`, `${timesheetId}: HTTP ${response.status} ${text.slice(0, 200)}`)
         return
       }
-      const body = JSON.parse(text) as {shard?: number}
-      const shard = String(body.shard ?? shardOf(timesheetId, request.numShards))
-      shards[`shard.${shard}`] = (shards[`shard.${shard}`] ?? 0) + 1
+      const {shard} = JSON.parse(text) as {shard?: number}
+      const queue = shard === undefined ? 'unknown' : `shard.${shard}`
+      shards[queue] = (shards[queue] ?? 0) + 1
       accepted.push({key, acceptedAt: Date.now()})
     } catch (error) {
       fail('network', `${timesheetId}: ${error instanceof Error ? error.message : String(error)}`)

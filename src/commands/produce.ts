@@ -67,7 +67,6 @@ ${exitCodesHelp}`
       fiUrl,
       batch: flags.batch,
       rps: flags.rps,
-      numShards: Number(process.env.NUM_SHARDS ?? 4),
       waitMs: flags['no-wait'] ? 0 : flags.wait,
       timesheets: flags.timesheets?.map((t) => t.trim()).filter(Boolean),
       signal: controller.signal,

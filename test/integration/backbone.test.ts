@@ -9,7 +9,7 @@ import {invoiceIdFor} from '../../src/services/invoice-worker/worker.js'
 import {shardOf} from '../../src/services/shared/shard.js'
 import type {DlqListResult, DlqRedriveResult} from '../../src/stack/dlq.js'
 import type {DownResult, StatusResult, UpResult} from '../../src/stack/stack.js'
-import {cleanup, makeHome, parseJson, runPoc, testPortOffsets} from '../helpers.js'
+import {cleanup, makeHome, parseJson, runPoc, testPortOffsets, upStack} from '../helpers.js'
 
 const offset = testPortOffsets.backbone
 const url = {
@@ -161,9 +161,8 @@ describe('event backbone on the real stack', {timeout: 900_000}, () => {
   const run = Date.now().toString(36)
 
   before(async () => {
-    const up = await runPoc(home, ['up', '--port-offset', String(offset), '--json'])
-    assert.equal(up.exitCode, 0, up.stdout + up.stderr)
-    const states = Object.fromEntries(parseJson<UpResult>(up).components.map((c) => [c.name, c.state]))
+    const up = await upStack(home, offset)
+    const states = Object.fromEntries(up.components.map((c) => [c.name, c.state]))
     for (const name of ['rabbitmq', 'redis', 'pm', 'fi', 'sales', 'credit', 'contract', 'invoice-worker']) {
       assert.equal(states[name], 'healthy', `${name} is healthy`)
     }

@@ -16,7 +16,7 @@ import {createRedis, Idempotency} from '../../src/services/shared/idempotency.js
 import {createLogger} from '../../src/services/shared/logger.js'
 import {shardOf} from '../../src/services/shared/shard.js'
 import type {StatusResult} from '../../src/stack/stack.js'
-import {cleanup, makeHome, parseJson, runPoc, testPortOffsets} from '../helpers.js'
+import {cleanup, makeHome, parseJson, runPoc, testPortOffsets, upStack} from '../helpers.js'
 
 const offset = testPortOffsets.bus
 const amqpUrl = `amqp://guest:guest@127.0.0.1:${5672 + offset}`
@@ -111,15 +111,7 @@ describe('Bus and Idempotency with real RabbitMQ and Redis', {timeout: 300_000},
   })
 
   before(async () => {
-    const run = await runPoc(home, [
-      'up',
-      '--only',
-      'rabbitmq,redis',
-      '--port-offset',
-      String(offset),
-      '--json',
-    ])
-    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    await upStack(home, offset, 'rabbitmq,redis')
     producer = new Bus(busOptions('bus-test-producer'))
     worker = new Bus(busOptions('bus-test-worker'))
     await producer.start()

@@ -4,7 +4,7 @@ import {after, before, describe, it} from 'node:test'
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp from 'amqplib'
 import type {DlqListResult, DlqRedriveResult} from '../../src/stack/dlq.js'
-import {cleanup, makeHome, parseJson, runPoc, testPortOffsets} from '../helpers.js'
+import {cleanup, makeHome, parseJson, runPoc, testPortOffsets, upStack} from '../helpers.js'
 
 const offset = testPortOffsets.dlq
 const amqpUrl = `amqp://guest:guest@127.0.0.1:${5672 + offset}`
@@ -84,8 +84,7 @@ describe('poc dlq list and redrive against a real RabbitMQ', {timeout: 300_000},
   }
 
   before(async () => {
-    const run = await runPoc(home, ['up', '--only', 'rabbitmq', '--port-offset', String(offset), '--json'])
-    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    await upStack(home, offset, 'rabbitmq')
     connection = await amqp.connect(amqpUrl)
     channel = await connection.createConfirmChannel()
     await declareTopology(channel)

@@ -5,7 +5,7 @@ import amqp from 'amqplib'
 import {Redis} from 'ioredis'
 import {isListening} from '../../src/stack/ports.js'
 import type {DownResult, StatusResult, UpResult} from '../../src/stack/stack.js'
-import {cleanup, makeHome, parseJson, processesUnder, runPoc, testPortOffsets} from '../helpers.js'
+import {cleanup, makeHome, parseJson, processesUnder, runPoc, testPortOffsets, upStack} from '../helpers.js'
 
 const offset = testPortOffsets.lifecycle
 const ports = {
@@ -37,16 +37,7 @@ describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout:
   let up: UpResult
 
   before(async () => {
-    const run = await runPoc(home, [
-      'up',
-      '--only',
-      'rabbitmq,redis',
-      '--port-offset',
-      String(offset),
-      '--json',
-    ])
-    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
-    up = parseJson<UpResult>(run)
+    up = await upStack(home, offset, 'rabbitmq,redis')
   })
 
   after(() => cleanup(home))

@@ -3,7 +3,7 @@ import {after, before, describe, it} from 'node:test'
 import amqp from 'amqplib'
 import {shardOf} from '../../src/services/shared/shard.js'
 import type {StatusResult, UpResult} from '../../src/stack/stack.js'
-import {cleanup, makeHome, parseJson, runPoc, testPortOffsets} from '../helpers.js'
+import {cleanup, makeHome, parseJson, runPoc, testPortOffsets, upStack} from '../helpers.js'
 
 const offset = testPortOffsets.services
 const pm = `http://127.0.0.1:${3001 + offset}`
@@ -23,9 +23,7 @@ describe('pm on the real stack', {timeout: 300_000}, () => {
   const home = makeHome('pm')
 
   before(async () => {
-    const run = await runPoc(home, ['up', '--only', 'pm', '--port-offset', String(offset), '--json'])
-    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
-    const up = parseJson<UpResult>(run)
+    const up = await upStack(home, offset, 'pm')
     assert.deepEqual(
       up.components.map((c) => [c.name, c.state]),
       [

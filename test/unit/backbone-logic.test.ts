@@ -136,6 +136,20 @@ describe('fi read model', () => {
     assert.equal(status.override, true)
   })
 
+  it('ignores a decision republished with the same idempotency key, even when it is newer', () => {
+    const model = new FiReadModel()
+    const rejected = entry('sales.credit.rejected', {orderId: 'SO-2'}, '2026-01-01T00:00:01.000Z')
+    model.apply(rejected)
+    model.apply(entry('sales.credit.approved', {orderId: 'SO-2', override: true}, '2026-01-01T00:00:02.000Z'))
+    const republished = {
+      ...rejected,
+      event: {...rejected.event, eventId: 'another', occurredAt: '2026-01-01T00:00:03.000Z'},
+    }
+    assert.equal(model.isDuplicate(republished.event), true)
+    assert.equal(model.apply(republished), false)
+    assert.equal(model.orderStatus('SO-2').credit, 'approved')
+  })
+
   it('lists invoices newest first, filtered by idempotency-key prefix', () => {
     const model = FiReadModel.replay(
       ['a-1', 'a-2', 'b-1'].map((key, i) =>

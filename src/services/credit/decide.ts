@@ -60,7 +60,7 @@ export function creditHandler(deps: CreditDeps) {
     const decision = decide(order.amount, deps.limit)
     const reason =
       decision === 'approved' ? 'within credit limit' : `amount exceeds the credit limit of ${deps.limit}`
-    // Derived from the order's key: a redelivery republishes a decision fi recognises.
+    // Derived from the order event's key: a decision republished after a crash is one fi already applied.
     const eventId = await publishDecision(
       deps.publish,
       decision,

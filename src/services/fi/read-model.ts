@@ -88,15 +88,16 @@ export function invalidEvent(event: Envelope): string | undefined {
 
 /**
  * fi's read model (CQRS, seed 002): invoices and order credit status, built only from events.
- * Applying an entry is idempotent: an event seen before changes nothing, an invoice announced
- * twice (a worker redelivery) stays one invoice, and a credit decision older than the one
- * recorded is ignored, so replaying the journal in any interleaving gives the same model.
+ * Applying an entry is idempotent: an event whose idempotency key was applied changes nothing
+ * (that covers a redelivered event and a producer's republish after a crash), an invoice
+ * announced twice stays one invoice, and a credit decision older than the one recorded is
+ * ignored, so replaying the journal in any interleaving gives the same model.
  */
 export class FiReadModel {
   readonly invoices = new Map<string, FiInvoice>()
   readonly orders = new Map<string, OrderView>()
-  private readonly eventIds = new Set<string>()
-  /** Events that repeated one already applied (same eventId or same invoiceId). */
+  private readonly idempotencyKeys = new Set<string>()
+  /** Events that repeated one already applied (same idempotency key or same invoiceId). */
   duplicates = 0
 
   static replay(entries: Iterable<JournalEntry>): FiReadModel {
@@ -105,9 +106,9 @@ export class FiReadModel {
     return model
   }
 
-  /** True when the event was already applied, by eventId or (for invoices) by invoiceId. */
+  /** True when the event was already applied, by idempotency key or (for invoices) by invoiceId. */
   isDuplicate(event: Envelope): boolean {
-    if (this.eventIds.has(event.eventId)) return true
+    if (this.idempotencyKeys.has(event.idempotencyKey)) return true
     return event.type === 'fi.invoice.generated' && this.invoices.has(String(event.payload.invoiceId))
   }
 
@@ -118,7 +119,7 @@ export class FiReadModel {
       this.duplicates++
       return false
     }
-    this.eventIds.add(event.eventId)
+    this.idempotencyKeys.add(event.idempotencyKey)
     switch (event.type) {
       case 'fi.invoice.generated': {
         const invoice = invoicePayload.parse(event.payload)

@@ -4,7 +4,7 @@ import {shardQueue} from '../shared/bus.js'
 import {baseConfig, parseConfig} from '../shared/config.js'
 import {createRedis, Idempotency} from '../shared/idempotency.js'
 import {createLogger} from '../shared/logger.js'
-import {counter, histogram} from '../shared/metrics.js'
+import {counter, createRegistry, histogram} from '../shared/metrics.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {invoiceHandler} from './worker.js'
 
@@ -18,24 +18,26 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   const config = parseConfig(workerConfig, env)
   const logger = createLogger('invoice-worker')
   const redis = createRedis(config.REDIS_URL, logger)
-  const counts = {generated: 0, skipped: 0, dead: 0}
-  const base = await startServiceBase('invoice-worker', config, {
-    logger,
-    health: () => ({
-      ok: redis.status === 'ready',
-      redis: redis.status,
-      failRate: config.FAIL_RATE,
-      shards: config.NUM_SHARDS,
-      ...counts,
-    }),
-  })
-  const {bus, registry} = base
+  const registry = createRegistry('invoice-worker')
   const latency = histogram(registry, 'poc_invoice_latency_seconds', 'Approval to invoice generated', {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   })
   const outcomes = counter(registry, 'poc_invoice_messages_total', 'Approvals handled by outcome', [
     'outcome',
   ])
+  const base = await startServiceBase('invoice-worker', config, {
+    logger,
+    registry,
+    health: async () => ({
+      ok: redis.status === 'ready',
+      redis: redis.status,
+      failRate: config.FAIL_RATE,
+      shards: config.NUM_SHARDS,
+      // The counter's own values: /health and /metrics cannot disagree.
+      ...Object.fromEntries((await outcomes.get()).values.map((v) => [v.labels.outcome, v.value])),
+    }),
+  })
+  const {bus} = base
   if (config.FAIL_RATE > 0)
     logger.warn({failRate: config.FAIL_RATE}, 'FAIL_RATE set: that share of approvals goes to the DLQ')
 
@@ -46,18 +48,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     failRate: config.FAIL_RATE,
     hourlyRate: config.INVOICE_HOURLY_RATE,
     currency: config.INVOICE_CURRENCY,
-    onGenerated: (ms) => {
-      counts.generated++
-      outcomes.inc({outcome: 'generated'})
-      latency.observe(ms / 1000)
-    },
-    onSkipped: () => {
-      counts.skipped++
-      outcomes.inc({outcome: 'skipped'})
-    },
-    onDead: () => {
-      counts.dead++
-      outcomes.inc({outcome: 'dead'})
+    onOutcome: (outcome, latencyMs) => {
+      outcomes.inc({outcome})
+      if (latencyMs !== undefined) latency.observe(latencyMs / 1000)
     },
   })
   // One consumer per shard with prefetch 1: the events of one key are handled in publish order.

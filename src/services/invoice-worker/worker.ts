@@ -46,6 +46,8 @@ export function invoiceIdFor(timesheetId: string, idempotencyKey: string): strin
   return `INV-${digest.slice(0, 16).toUpperCase()}`
 }
 
+export type WorkerOutcome = 'generated' | 'skipped' | 'dead'
+
 export interface WorkerDeps {
   idempotency: {seen(key: string): Promise<boolean>; remember(key: string): Promise<void>}
   publish(request: PublishRequest): Promise<PublishResult>
@@ -56,10 +58,8 @@ export interface WorkerDeps {
   currency: string
   random?: () => number
   now?: () => number
-  /** Called with each generated invoice's latency (now − occurredAt) in ms. */
-  onGenerated?: (latencyMs: number) => void
-  onSkipped?: () => void
-  onDead?: (reason: string) => void
+  /** Called once per message handled; `latencyMs` (now − occurredAt) for a generated invoice. */
+  onOutcome?: (outcome: WorkerOutcome, latencyMs?: number) => void
 }
 
 /**
@@ -74,7 +74,7 @@ export function invoiceHandler(deps: WorkerDeps) {
   return async (envelope: Envelope, delivery: Delivery): Promise<HandlerOutcome> => {
     const dead = (reason: string): HandlerOutcome => {
       log.warn({eventId: envelope.eventId, queue: delivery.queue, reason}, `dead-lettered: ${reason}`)
-      deps.onDead?.(reason)
+      deps.onOutcome?.('dead')
       return 'dead'
     }
     if (envelope.type !== approvedType) return dead(`unexpected event type ${envelope.type}`)
@@ -90,7 +90,7 @@ export function invoiceHandler(deps: WorkerDeps) {
         {eventId: envelope.eventId, idempotencyKey: key, timesheetId: approval.timesheetId},
         `invoice skipped (duplicate idempotency key ${key}) for ${approval.timesheetId}`,
       )
-      deps.onSkipped?.()
+      deps.onOutcome?.('skipped')
       return 'ack'
     }
 
@@ -135,7 +135,7 @@ export function invoiceHandler(deps: WorkerDeps) {
       },
       `invoice generated ${invoiceId} for ${approval.timesheetId} latency=${latencyMs}`,
     )
-    deps.onGenerated?.(latencyMs)
+    deps.onOutcome?.('generated', latencyMs)
     return 'ack'
   }
 }

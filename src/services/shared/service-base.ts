@@ -21,6 +21,8 @@ export interface ServiceBase {
 export interface ServiceBaseOptions {
   /** The service's logger when it needed one before the base started. */
   logger?: Logger
+  /** The service's metrics registry when it needed one before the base started. */
+  registry?: Registry
   /** Extra fields for GET /health; `ok: false` answers 503. The bus's status is always there. */
   health?: () => Promise<HealthReport> | HealthReport
 }
@@ -44,7 +46,7 @@ export async function startServiceBase(
     service,
   })
   await bus.start()
-  const registry = createRegistry(service)
+  const registry = options.registry ?? createRegistry(service)
   const app = createHttpServer({
     service,
     logger,
