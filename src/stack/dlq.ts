@@ -1,8 +1,10 @@
-import amqp, {type ChannelModel, type ConfirmChannel, type GetMessage, type Options} from 'amqplib'
-import {deadLetterQueue, shardQueue} from '../services/shared/bus.js'
+import type {ConfirmChannel, GetMessage, Options} from 'amqplib'
+import {deadLetterQueue, redrivenHeader, shardQueue} from '../services/shared/bus.js'
 import {PocError, errorMessage, usageError} from './errors.js'
 import type {PocHome} from './home.js'
-import {runningComponent} from './running.js'
+import {type ManagementMessage, findBroker} from './broker.js'
+
+export type {ManagementMessage} from './broker.js'
 
 /** One dead letter as `poc dlq list` shows it, read without taking it off its queue. */
 export interface DeadLetterSample {
@@ -53,6 +55,8 @@ export interface DlqRedriveResult {
 
 export interface DlqRequest {
   shard?: number
+  /** Only the dead letters with these message ids (event ids); the others stay where they are. */
+  eventIds?: string[]
 }
 
 export interface DlqContext {
@@ -66,12 +70,8 @@ export interface DeadQueue {
 
 const deadSuffix = /^(.+)\.dead$/
 const shardName = /^shard\.(\d+)(?:\.dead)?$/
-const credentials = {username: 'guest', password: 'guest'}
-const requestTimeoutMs = 10_000
 /** Dead letters published per round of confirms. */
 const redriveBatch = 100
-/** A sampled body longer than this is cut, and its key is not shown. */
-const sampleBytes = 64 * 1024
 
 /**
  * The dead-letter queues among the broker's queues, optionally only one shard's, sorted by name.
@@ -102,25 +102,18 @@ export function selectDeadQueues(queueNames: string[], shard?: number): DeadQueu
 
 /**
  * The headers a dead letter goes back with: the broker's record of its deaths is dropped, so
- * the message starts over as if it were published for the first time.
+ * the message starts over as if it were published for the first time, except that it carries
+ * how many times it was redriven.
  */
 export function redriveHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
-  return Object.fromEntries(
+  const kept = Object.fromEntries(
     Object.entries(headers ?? {}).filter(
       ([name]) =>
         name !== 'x-death' && !name.startsWith('x-first-death-') && !name.startsWith('x-last-death-'),
     ),
   )
-}
-
-/** A message as the management API's `get` returns it. */
-export interface ManagementMessage {
-  payload?: string
-  payload_encoding?: 'string' | 'base64'
-  properties?: {
-    message_id?: string
-    headers?: Record<string, unknown>
-  }
+  const before = Number(kept[redrivenHeader])
+  return {...kept, [redrivenHeader]: Number.isInteger(before) && before > 0 ? before + 1 : 1}
 }
 
 export function sampleOf(message: ManagementMessage): DeadLetterSample {
@@ -155,7 +148,7 @@ function stringOrUndefined(value: unknown): string | undefined {
 
 /** Every dead-letter queue with its depth and the first messages, none of them consumed. */
 export async function listDeadLetters(request: DlqListRequest, context: DlqContext): Promise<DlqListResult> {
-  const broker = await findBroker(context.home)
+  const broker = await findBroker(context.home, 'dlq')
   const selected = selectDeadQueues(await broker.queueNames(), request.shard)
   return broker.withChannel(async (channel) => {
     const queues: DeadLetterQueueReport[] = []
@@ -180,7 +173,7 @@ export async function redriveDeadLetters(
   request: DlqRequest,
   context: DlqContext,
 ): Promise<DlqRedriveResult> {
-  const broker = await findBroker(context.home)
+  const broker = await findBroker(context.home, 'dlq')
   const names = await broker.queueNames()
   const selected = selectDeadQueues(names, request.shard)
   const existing = new Set(names)
@@ -199,34 +192,49 @@ export async function redriveDeadLetters(
         })
         continue
       }
-      moved.push(await redriveQueue(channel, dead))
+      moved.push(await redriveQueue(channel, dead, request.eventIds))
     }
     return {moved, total: moved.reduce((sum, r) => sum + r.moved, 0)}
   })
 }
 
-async function redriveQueue(channel: ConfirmChannel, {queue, source}: DeadQueue): Promise<RedriveReport> {
+async function redriveQueue(
+  channel: ConfirmChannel,
+  {queue, source}: DeadQueue,
+  eventIds?: string[],
+): Promise<RedriveReport> {
+  const wanted = eventIds ? new Set(eventIds) : undefined
   const {messageCount: present} = await channel.checkQueue(queue)
+  // Dead letters that are not wanted stay unacknowledged until the end, so each is seen once,
+  // then go back in their order.
+  const passedOver: GetMessage[] = []
   let moved = 0
-  while (moved < present) {
-    const wanted = Math.min(redriveBatch, present - moved)
-    const batch: GetMessage[] = []
-    while (batch.length < wanted) {
-      const message = await channel.get(queue, {noAck: false})
-      if (message === false) break
-      batch.push(message)
+  let seen = 0
+  try {
+    while (seen < present) {
+      const size = Math.min(redriveBatch, present - seen)
+      const batch: GetMessage[] = []
+      while (batch.length < size) {
+        const message = await channel.get(queue, {noAck: false})
+        if (message === false) break
+        batch.push(message)
+      }
+      if (batch.length === 0) break
+      seen += batch.length
+      const chosen = wanted ? batch.filter((m) => wanted.has(m.properties.messageId as string)) : batch
+      if (wanted) passedOver.push(...batch.filter((m) => !chosen.includes(m)))
+      if (chosen.length > 0 && (await republish(channel, source, chosen))) {
+        // Unroutable (its queue was deleted meanwhile): keep every one of them where it was.
+        for (const message of chosen) tryRequeue(channel, message)
+        return {queue, source, moved, skipped: `${source} stopped accepting messages during the redrive`}
+      }
+      for (const message of chosen) channel.ack(message)
+      moved += chosen.length
+      // The queue ran dry: something else took the rest.
+      if (batch.length < size) break
     }
-    if (batch.length === 0) break
-    const returned = await republish(channel, source, batch)
-    if (returned) {
-      // Unroutable (its queue was deleted meanwhile): keep every one of them where it was.
-      for (const message of batch) tryRequeue(channel, message)
-      return {queue, source, moved, skipped: `${source} stopped accepting messages during the redrive`}
-    }
-    for (const message of batch) channel.ack(message)
-    moved += batch.length
-    // The queue ran dry: something else took the rest.
-    if (batch.length < wanted) break
+  } finally {
+    for (const message of passedOver) tryRequeue(channel, message)
   }
   return {queue, source, moved}
 }
@@ -285,98 +293,5 @@ function redriveProperties(message: GetMessage): Options.Publish {
     timestamp: properties.timestamp as number | undefined,
     type: properties.type as string | undefined,
     headers: redriveHeaders(properties.headers),
-  }
-}
-
-interface Broker {
-  queueNames(): Promise<string[]>
-  peek(queue: string, count: number): Promise<ManagementMessage[]>
-  withChannel<T>(work: (channel: ConfirmChannel) => Promise<T>): Promise<T>
-}
-
-/** The RabbitMQ of the stack in $POC_HOME, or an error saying how to start one. */
-async function findBroker(home: PocHome): Promise<Broker> {
-  const {host, ports} = await runningComponent(home, 'rabbitmq')
-  const managementUrl = `http://${host}:${ports.management}/api`
-  const amqpUrl = `amqp://${host}:${ports.amqp}`
-  const unreachable = (what: string, error: unknown) =>
-    new PocError(`cannot reach RabbitMQ's ${what}: ${errorMessage(error)}`, {
-      code: 'broker_unreachable',
-      cause: error,
-      suggestions: ['See its state with poc status and its log with poc logs rabbitmq; poc up restarts it.'],
-    })
-
-  const management = async <T>(
-    resource: string,
-    init: {method?: string; body?: unknown} = {},
-  ): Promise<T> => {
-    const url = `${managementUrl}/${resource}`
-    let response: Response
-    try {
-      response = await fetch(url, {
-        method: init.method ?? 'GET',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`,
-          'content-type': 'application/json',
-        },
-        body: init.body === undefined ? undefined : JSON.stringify(init.body),
-        signal: AbortSignal.timeout(requestTimeoutMs),
-      })
-    } catch (error) {
-      throw unreachable(`management API at ${managementUrl}`, error)
-    }
-    if (!response.ok) {
-      throw unreachable(
-        `management API at ${managementUrl}`,
-        new Error(
-          `${init.method ?? 'GET'} /${resource} answered ${response.status} ${await response.text()}`,
-        ),
-      )
-    }
-    return (await response.json()) as T
-  }
-
-  return {
-    queueNames: async () =>
-      (await management<Array<{name: string}>>('queues/%2F?columns=name')).map((q) => q.name),
-    peek: (queue, count) =>
-      management<ManagementMessage[]>(`queues/%2F/${encodeURIComponent(queue)}/get`, {
-        method: 'POST',
-        // Requeued at once: a look, not a consume.
-        body: {count, ackmode: 'ack_requeue_true', encoding: 'auto', truncate: sampleBytes},
-      }),
-    withChannel: async (work) => {
-      let model: ChannelModel
-      try {
-        model = await amqp.connect(
-          {protocol: 'amqp', hostname: host, port: ports.amqp, ...credentials},
-          {timeout: requestTimeoutMs, clientProperties: {connection_name: 'poc dlq'}},
-        )
-      } catch (error) {
-        throw unreachable(`AMQP port at ${amqpUrl}`, error)
-      }
-      model.on('error', () => undefined)
-      try {
-        const channel = await model.createConfirmChannel()
-        channel.on('error', () => undefined)
-        try {
-          return await work(channel)
-        } catch (error) {
-          if (error instanceof PocError) throw error
-          throw new PocError(`RabbitMQ refused the dead-letter operation: ${errorMessage(error)}`, {
-            code: 'broker_refused',
-            cause: error,
-            suggestions: [
-              'Nothing was lost; run the command again, and see poc logs rabbitmq if it repeats.',
-            ],
-          })
-        } finally {
-          // Closing the channel first gets its acks to the broker; a connection close could overtake them.
-          await channel.close().catch(() => undefined)
-        }
-      } finally {
-        await model.close().catch(() => undefined)
-      }
-    },
   }
 }

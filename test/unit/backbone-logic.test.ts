@@ -72,6 +72,16 @@ describe('invoice-worker', () => {
     assert.ok(keys.has('same-key'))
   })
 
+  it('dead-letters a drill message (x-poc-fail: until-redriven) until it comes back through a redrive', async () => {
+    const {handle, published} = worker()
+    const drill = {...delivery, headers: {'x-poc-fail': 'until-redriven'}}
+    assert.equal(await handle(approval('TS-001', 'drill-key'), drill), 'dead')
+    assert.equal(published.length, 0)
+    const redriven = {...delivery, headers: {'x-poc-fail': 'until-redriven', 'x-poc-redriven': 1}}
+    assert.equal(await handle(approval('TS-001', 'drill-key'), redriven), 'ack')
+    assert.equal(published.length, 1)
+  })
+
   it('does not remember the key when publishing fails, so the redelivery still invoices', async () => {
     const keys = new Set<string>()
     let attempts = 0

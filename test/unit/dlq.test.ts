@@ -82,9 +82,14 @@ describe('redriveHeaders', () => {
         'x-last-death-reason': 'rejected',
         'x-custom': 'kept',
       }),
-      {idempotencyKey: 'k-1', type: 'pm.timesheet.approved', 'x-custom': 'kept'},
+      {idempotencyKey: 'k-1', type: 'pm.timesheet.approved', 'x-custom': 'kept', 'x-poc-redriven': 1},
     )
-    assert.deepEqual(redriveHeaders(undefined), {})
+    assert.deepEqual(redriveHeaders(undefined), {'x-poc-redriven': 1})
+  })
+
+  it('counts each further redrive', () => {
+    assert.equal(redriveHeaders({'x-poc-redriven': 2})['x-poc-redriven'], 3)
+    assert.equal(redriveHeaders({'x-poc-redriven': 'garbage'})['x-poc-redriven'], 1)
   })
 })
 

@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 import {z} from 'zod'
 import type {Delivery, HandlerOutcome, PublishRequest, PublishResult} from '../shared/bus.js'
-import {exchanges} from '../shared/bus.js'
+import {exchanges, forcedFailureHeader, redrivenHeader} from '../shared/bus.js'
 import {type Envelope, makeEnvelope} from '../shared/envelope.js'
 import type {Logger} from '../shared/logger.js'
 
@@ -82,6 +82,8 @@ export function invoiceHandler(deps: WorkerDeps) {
     if (!parsed.success) return dead(`invalid payload: ${parsed.error.issues[0]?.message ?? 'invalid'}`)
     if (deps.failRate > 0 && random() < deps.failRate)
       return dead(`simulated failure (FAIL_RATE=${deps.failRate})`)
+    if (delivery.headers[forcedFailureHeader] === 'until-redriven' && !delivery.headers[redrivenHeader])
+      return dead(`forced failure (${forcedFailureHeader}: until-redriven)`)
 
     const approval = parsed.data
     const key = envelope.idempotencyKey

@@ -9,6 +9,15 @@ import {shardOf} from './shard.js'
 export const exchanges = {events: 'events', deadLetter: 'dlx', domain: 'domain'} as const
 const publishable = new Set<string>([exchanges.events, exchanges.domain])
 
+/** How many times `poc dlq redrive` has moved a message back (set by the redrive). */
+export const redrivenHeader = 'x-poc-redriven'
+
+/**
+ * A DLQ drill (poc smoke): a message with `x-poc-fail: until-redriven` is dead-lettered by its
+ * consumer until it comes back through a redrive.
+ */
+export const forcedFailureHeader = 'x-poc-fail'
+
 export function shardQueue(shard: number): string {
   return `shard.${shard}`
 }
