@@ -53,7 +53,10 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   const telemetryHub = new SseHub<Partial<TelemetryQuery>>()
   const base = await startServiceBase('pm', config, {
     logger,
-    health: () => ({sseClients: metricsHub.stats().clients}),
+    health: async () => {
+      const state = await store.health()
+      return {ok: state.writable, state, sseClients: metricsHub.stats().clients}
+    },
   })
   const {bus, app} = base
   const {notifyChange} = registerPmRoutes(app, {

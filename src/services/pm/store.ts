@@ -25,6 +25,10 @@ export class PmStore {
     return this.stateFile.current
   }
 
+  health(): ReturnType<StateFile<PmState>['health']> {
+    return this.stateFile.health()
+  }
+
   /** Apply a change and persist it; resolves only when the new state is on disk. */
   mutate<T>(change: (state: PmState) => T): Promise<T> {
     return this.stateFile.mutate(change)

@@ -1,6 +1,7 @@
 import {mkdir, readFile, rename} from 'node:fs/promises'
 import path from 'node:path'
 import {writeFileAtomic} from '../../lib/atomic-file.js'
+import {HttpError} from './http.js'
 import type {Logger} from './logger.js'
 
 export interface StateFileOptions<T> {
@@ -25,10 +26,14 @@ export class StateFile<T> {
   /** Callers waiting for a write that holds their change. */
   private waiting: Array<{resolve: () => void; reject: (error: Error) => void}> = []
   private flushing: Promise<void> | undefined
+  /** Why the last write failed; cleared by the next write that succeeds. */
+  private writeError: string | undefined
 
   private constructor(
     private state: T,
     readonly file: string,
+    private readonly label: string,
+    private readonly logger: Logger,
   ) {}
 
   static async open<T>({file, label, validate, initial, logger}: StateFileOptions<T>): Promise<StateFile<T>> {
@@ -44,13 +49,22 @@ export class StateFile<T> {
         logger.warn({aside, err: error}, `${label} file unreadable; moved aside, starting afresh`)
       }
     }
-    const store = new StateFile(state ?? (await initial()), file)
+    const store = new StateFile(state ?? (await initial()), file, label, logger)
     if (state === undefined) await store.persist()
     return store
   }
 
   get current(): Readonly<T> {
     return this.state
+  }
+
+  /**
+   * For /health: a service that cannot save its state cannot acknowledge anything. After a
+   * failed write, each call tries again, so the report clears once the disk takes writes again.
+   */
+  async health(): Promise<{writable: boolean; file: string; error?: string}> {
+    if (this.writeError !== undefined) await this.persist().catch(() => undefined)
+    return {writable: this.writeError === undefined, file: this.file, error: this.writeError}
   }
 
   /**
@@ -83,9 +97,15 @@ export class StateFile<T> {
       this.waiting = []
       try {
         await writeFileAtomic(this.file, JSON.stringify(this.state))
+        this.writeError = undefined
         for (const waiter of batch) waiter.resolve()
       } catch (error) {
-        for (const waiter of batch) waiter.reject(error as Error)
+        const {code, message} = error as NodeJS.ErrnoException
+        this.writeError = `cannot save the ${this.label} to ${this.file}: ${code ?? message}`
+        this.logger.error({err: error, file: this.file}, this.writeError)
+        // The caller's request fails with the cause, not a bare 500.
+        const refused = new HttpError(503, 'state_unwritable', this.writeError)
+        for (const waiter of batch) waiter.reject(refused)
       }
     }
     this.flushing = undefined
