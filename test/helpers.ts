@@ -23,6 +23,9 @@ export const testPortOffsets = {
   services: 3500,
   backbone: 4000,
   dlq: 4500,
+  reset: 6000,
+  smoke: 6500,
+  smokeFaults: 7000,
 } as const
 
 export function makeHome(label: string): string {
