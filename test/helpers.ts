@@ -23,7 +23,7 @@ export const testPortOffsets = {
   services: 3500,
   backbone: 4000,
   dlq: 4500,
-  reset: 6000,
+  reset: 5000,
   smoke: 6500,
   smokeFaults: 7000,
 } as const

@@ -53,6 +53,23 @@ export function listPids(): number[] {
     .map(Number)
 }
 
+/**
+ * Live processes (other than this one) whose working directory is `dir` or inside it. Everything
+ * we start runs from its data directory, so this finds what still runs from a stack's files
+ * even when the state file lost track of it.
+ */
+export function pidsWorkingUnder(dir: string): number[] {
+  const prefix = `${dir}/`
+  return listPids().filter((pid) => {
+    if (pid === process.pid || !isRunning(pid)) return false
+    try {
+      return `${readlinkSync(`/proc/${pid}/cwd`)}/`.startsWith(prefix)
+    } catch {
+      return false
+    }
+  })
+}
+
 /** All live descendants of a process (children, grandchildren, …), found through their parent pids. */
 export function descendants(rootPid: number): number[] {
   const children = new Map<number, number[]>()

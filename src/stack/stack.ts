@@ -1,4 +1,3 @@
-import {readlinkSync} from 'node:fs'
 import {rm} from 'node:fs/promises'
 import {
   type ComponentName,
@@ -19,7 +18,7 @@ import {withLock} from './lock.js'
 import {lastLines} from './log-tail.js'
 import {processesAlive, resolveBinaries, spawnDetached, stopProcesses, waitPortsFree} from './native.js'
 import {checkPortFree, describeHolder, type PortConflict} from './ports.js'
-import {listPids, readStat} from './proc.js'
+import {pidsWorkingUnder, readStat} from './proc.js'
 import {waitForReady} from './readiness.js'
 import {type RuntimeChoice, resolveRuntime, unavailableReason} from './runtime.js'
 import {
@@ -466,7 +465,7 @@ export async function down(request: DownRequest, context: StackContext): Promise
     }
     if (request.only) {
       if (request.volumes) {
-        for (const name of request.only) await rm(home.dataDirOf(name), {recursive: true, force: true})
+        for (const name of request.only) await removeComponentData(home, name)
       }
       return {
         home: home.root,
@@ -491,21 +490,18 @@ export async function down(request: DownRequest, context: StackContext): Promise
   })
 }
 
+/** A component's data directory, gone; it starts empty (or from its seed data) next time. */
+export async function removeComponentData(home: PocHome, name: ComponentName): Promise<void> {
+  await rm(home.dataDirOf(name), {recursive: true, force: true})
+}
+
 /**
  * Every process we start runs with its working directory inside $POC_HOME. Anything still
  * running from there after the recorded ones stopped (a lost state file, a helper that
  * escaped its tree) is ours, and is stopped too.
  */
 async function stopOrphans(home: PocHome, clock: Clock): Promise<number[]> {
-  const prefix = `${home.root}/`
-  const orphans = listPids().filter((pid) => {
-    if (pid === process.pid) return false
-    try {
-      return `${readlinkSync(`/proc/${pid}/cwd`)}/`.startsWith(prefix)
-    } catch {
-      return false
-    }
-  })
+  const orphans = pidsWorkingUnder(home.root)
   for (const pid of orphans) {
     const stat = readStat(pid)
     if (stat)

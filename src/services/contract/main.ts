@@ -6,9 +6,10 @@ import type {RunningService, ServiceMain} from '../registry.js'
 import {exchanges} from '../shared/bus.js'
 import {baseConfig, parseConfig} from '../shared/config.js'
 import {makeEnvelope} from '../shared/envelope.js'
+import {assertAdmin} from '../shared/http.js'
 import {parseInput} from '../shared/input.js'
 import {createLogger} from '../shared/logger.js'
-import {startServiceBase} from '../shared/service-base.js'
+import {readAdminToken, startServiceBase} from '../shared/service-base.js'
 import {StateFile} from '../shared/state-file.js'
 import {
   asContractState,
@@ -28,23 +29,26 @@ export const renewedType = 'ckm.contract.renewed'
 const contractConfig = baseConfig.extend({
   CONTRACT_STATE_FILE: z.string().optional(),
   CONTRACT_SEED_FILE: z.string().default(path.join(packageRoot, 'fixtures', 'contract', 'seed.json')),
+  POC_HOME: z.string().optional(),
 })
 
 export const main: ServiceMain = async (env): Promise<RunningService> => {
   const config = parseConfig(contractConfig, env)
   const logger = createLogger('contract')
+  const seed = async (): Promise<ContractState> => {
+    const state = asContractState(JSON.parse(await readFile(config.CONTRACT_SEED_FILE, 'utf8')))
+    if (!state) throw new Error(`seed file ${config.CONTRACT_SEED_FILE} has no contracts list`)
+    const at = new Date().toISOString()
+    return {contracts: state.contracts.map((c) => ({...c, createdAt: at, updatedAt: at}))}
+  }
   const store = await StateFile.open<ContractState>({
     file: config.CONTRACT_STATE_FILE ?? path.join(config.DATA_DIR, 'contracts.json'),
     label: 'contract state',
     validate: asContractState,
-    initial: async () => {
-      const seed = asContractState(JSON.parse(await readFile(config.CONTRACT_SEED_FILE, 'utf8')))
-      if (!seed) throw new Error(`seed file ${config.CONTRACT_SEED_FILE} has no contracts list`)
-      const at = new Date().toISOString()
-      return {contracts: seed.contracts.map((c) => ({...c, createdAt: at, updatedAt: at}))}
-    },
+    initial: seed,
     logger,
   })
+  const adminToken = await readAdminToken(config.POC_HOME ?? path.resolve(config.DATA_DIR, '..', '..'))
   const base = await startServiceBase('contract', config, {
     logger,
     health: () => ({contracts: store.current.contracts.length}),
@@ -92,6 +96,12 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     })
     const item = await store.mutate((state) => renew(state, id, newDate, new Date()))
     return {ok: true, item, eventId}
+  })
+
+  app.post('/admin/reset', async (request) => {
+    assertAdmin(request, adminToken)
+    await store.replace(await seed())
+    return {ok: true, reset: true}
   })
 
   await base.listen()
