@@ -3,7 +3,7 @@
 // native runtime needs when they are missing. The package list comes from the built
 // component catalog, so it never drifts from what `poc up` looks for.
 import {spawnSync} from 'node:child_process'
-import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
 const root = path.resolve(import.meta.dirname, '..')
@@ -44,22 +44,28 @@ function installDebianPackages(packages) {
     )
     return
   }
-  if (process.getuid?.() !== 0) {
+  // Root runs apt-get itself; a user with passwordless sudo (a GitHub-hosted runner) through sudo.
+  const isRoot = process.getuid?.() === 0
+  if (!isRoot && spawnSync('sudo', ['-n', 'true'], {stdio: 'ignore'}).status !== 0) {
     console.log(`setup: not root, so the missing packages are not installed. Run:\n  sudo ${command}`)
     return
   }
+  const asRoot = (command, args, options) =>
+    isRoot
+      ? run(command, args, options)
+      : run('sudo', ['-n', '--preserve-env=DEBIAN_FRONTEND', command, ...args], options)
   console.log(`setup: installing ${packages.join(', ')} for the native runtime`)
   // poc runs its own instances on its own ports: keep the packages' system-wide services from
   // starting (policy-rc.d, as Debian's container images do), so they never hold 5672 or 6379.
   const policy = '/usr/sbin/policy-rc.d'
   const ownPolicy = !existsSync(policy)
-  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', {mode: 0o755})
+  if (ownPolicy) asRoot('sh', ['-c', `printf '#!/bin/sh\\nexit 101\\n' > ${policy} && chmod 755 ${policy}`])
   try {
     const env = {...process.env, DEBIAN_FRONTEND: 'noninteractive'}
-    run('apt-get', ['update', '-qq'], {env})
-    run('apt-get', ['install', '-y', '-qq', ...packages], {env})
+    asRoot('apt-get', ['update', '-qq'], {env})
+    asRoot('apt-get', ['install', '-y', '-qq', ...packages], {env})
   } finally {
-    if (ownPolicy) rmSync(policy, {force: true})
+    if (ownPolicy) asRoot('rm', ['-f', policy])
   }
   const units = {
     'rabbitmq-server': 'rabbitmq-server',
@@ -69,6 +75,12 @@ function installDebianPackages(packages) {
   const installedUnits = packages.map((p) => units[p]).filter(Boolean)
   if (installedUnits.length > 0 && existsSync('/run/systemd/system')) {
     console.log(`setup: disabling the system-wide services poc does not use: ${installedUnits.join(', ')}`)
-    spawnSync('systemctl', ['disable', '--now', ...installedUnits], {stdio: 'inherit'})
+    spawnSync(
+      isRoot ? 'systemctl' : 'sudo',
+      [...(isRoot ? [] : ['-n', 'systemctl']), 'disable', '--now', ...installedUnits],
+      {
+        stdio: 'inherit',
+      },
+    )
   }
 }
