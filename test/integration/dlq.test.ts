@@ -154,7 +154,7 @@ describe('poc dlq list and redrive against a real RabbitMQ', {timeout: 300_000},
     assert.match(run.stdout, /3 dead letter\(s\)\. Move them back with: poc dlq redrive --shard 1/)
   })
 
-  it('redrives one shard back into its queue with the same ids and no x-death', async () => {
+  it('redrives one shard back into its queue with the same ids, no x-death, and a redrive count', async () => {
     const run = await runPoc(home, ['dlq', 'redrive', '--shard', '1', '--json'])
     assert.equal(run.exitCode, 0, run.stderr)
     assert.deepEqual(parseJson<DlqRedriveResult>(run), {
@@ -182,7 +182,7 @@ describe('poc dlq list and redrive against a real RabbitMQ', {timeout: 300_000},
         messageId: e.eventId,
         contentType: 'application/json',
         persistent: true,
-        headers: {idempotencyKey: e.idempotencyKey, type: eventType},
+        headers: {idempotencyKey: e.idempotencyKey, type: eventType, 'x-poc-redriven': 1},
         body: e,
       })),
     )
