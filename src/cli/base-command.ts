@@ -22,7 +22,20 @@ export abstract class PocCommand extends Command {
   }
 
   protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
-    if (this.jsonEnabled()) return super.catch(error)
+    if (this.jsonEnabled()) {
+      // oclif's parse errors carry their exit code (2) in `oclif.exit`, and enumerable internals
+      // (the whole parser input) that do not belong in a JSON contract.
+      const {oclif, code, suggestions} = error as {
+        oclif?: {exit?: number}
+        code?: string
+        suggestions?: string[]
+      }
+      const exitCode = error.exitCode ?? oclif?.exit ?? 1
+      const compact = Object.assign(new Error(error.message), {code, exitCode, suggestions})
+      compact.name = error.name
+      process.exitCode = exitCode
+      return super.catch(compact)
+    }
     if (error instanceof PocError) {
       for (const line of error.details) this.logToStderr(chalk.dim(line))
       if (process.env.DEBUG && error.cause instanceof Error) this.logToStderr(error.cause.stack ?? '')

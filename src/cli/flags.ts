@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Errors, Flags} from '@oclif/core'
 import {type ComponentName, componentNames, isComponentName} from '../stack/catalog.js'
 import {usageError} from '../stack/errors.js'
 import {parseDuration} from '../lib/duration.js'
@@ -19,8 +19,9 @@ export function parseComponentList(values: string[] | undefined): ComponentName[
 export const durationFlag = Flags.custom<number>({
   parse: async (input) => {
     const ms = parseDuration(input)
+    // A CLIError keeps its exit code through oclif's parser: a bad value is a usage error (2).
     if (ms === undefined || ms <= 0)
-      throw new Error(`expected a duration such as 90s, 2m or 1500ms, got "${input}"`)
+      throw new Errors.CLIError(`expected a duration such as 90s, 2m or 1500ms, got "${input}"`, {exit: 2})
     return ms
   },
 })
