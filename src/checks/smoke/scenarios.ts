@@ -144,12 +144,16 @@ export const scenarios: Scenario[] = [
           ? true
           : pending('not logged yet'),
       )
-      const invoices = await probe.expect(
-        200,
-        'GET',
-        `${target.url('fi')}/invoices?keyPrefix=${encodeURIComponent(key)}`,
-      )
-      check(invoices.json.total === 1, `fi shows ${invoices.json.total} invoices for one key (expected 1)`)
+      // The skip can be logged before fi has projected the first invoice: wait for it.
+      const total = await probe.until('the invoice in fi', async () => {
+        const answer = await probe.http(
+          'GET',
+          `${target.url('fi')}/invoices?keyPrefix=${encodeURIComponent(key)}`,
+        )
+        const count = (answer.json?.total ?? 0) as number
+        return count > 0 ? count : pending('fi shows no invoice yet')
+      })
+      check(total === 1, `fi shows ${total} invoices for one key (expected 1)`)
       const ttlMs = await redisTtl(target, idempotencyRedisKey(key))
       probe.note(`${idempotencyRedisKey(key)} TTL ${ttlMs} ms`)
       check(ttlMs > 0, `${idempotencyRedisKey(key)} should exist with a TTL (PTTL answered ${ttlMs})`)
