@@ -6,7 +6,7 @@ import {Redis} from 'ioredis'
 import {idempotencyRedisKey} from '../services/shared/idempotency.js'
 import {readAdminToken} from '../services/shared/service-base.js'
 import {findBroker} from './broker.js'
-import {type ComponentContext, type ComponentName, getComponent} from './catalog.js'
+import {type ComponentContext, type ComponentName, catalog, getComponent} from './catalog.js'
 import {type Clock, systemClock} from './clock.js'
 import {componentContext} from './context.js'
 import {PocError, errorMessage} from './errors.js'
@@ -86,17 +86,13 @@ const settleIntervalMs = 250
 const maxSettleRounds = 20
 const adminTimeoutMs = 30_000
 
-/** The components a reset covers, in the order they are reported. */
+/**
+ * The components a reset covers, in catalog order: the default set (the gateway only with
+ * --gateway, since its log is an audit record), then MinIO with --with-minio.
+ */
 export function resetTargets(request: ResetRequest): ComponentName[] {
   return [
-    'rabbitmq',
-    'redis',
-    'pm',
-    'fi',
-    'contract',
-    'sales',
-    'credit',
-    'invoice-worker',
+    ...catalog.filter((spec) => spec.group === 'core' && spec.name !== 'gateway').map((spec) => spec.name),
     ...(request.gateway ? (['gateway'] as const) : []),
     ...(request.withMinio ? (['minio'] as const) : []),
   ]

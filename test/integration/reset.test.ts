@@ -188,6 +188,19 @@ describe('poc reset against the real stack', {timeout: 600_000}, () => {
 
   after(() => cleanup(home))
 
+  const approveWithKeyFromBeforeTheReset = async () => {
+    const approved = await call(
+      'pm',
+      'POST',
+      '/timesheets/approve',
+      {timesheetId: 'TS-004', hours: 2},
+      {'idempotency-key': approvedKey(0)},
+    )
+    assert.equal(approved.status, 202, JSON.stringify(approved.json))
+    // Had Redis kept idemp:{key}, the worker would skip this as a duplicate and fi stay empty.
+    await waitFor('the invoice in fi', async () => (await fiInvoices(approvedKey(0))) === 1)
+  }
+
   it('puts a running stack back to its seed data: pm, fi, contracts, every queue and DLQ, Redis', async () => {
     const project = await call('pm', 'POST', '/api/v1/projects', {
       projectCode: `RST-${run}`,
@@ -273,16 +286,7 @@ describe('poc reset against the real stack', {timeout: 600_000}, () => {
 
   it('lets an approval with an idempotency key seen before the reset make an invoice again', async () => {
     await upStack(home, offset, 'invoice-worker')
-    const approved = await call(
-      'pm',
-      'POST',
-      '/timesheets/approve',
-      {timesheetId: 'TS-004', hours: 2},
-      {'idempotency-key': approvedKey(0)},
-    )
-    assert.equal(approved.status, 202, JSON.stringify(approved.json))
-    // Had Redis kept idemp:{key}, the worker would skip this as a duplicate and fi stay empty.
-    await waitFor('the invoice in fi', async () => (await fiInvoices(approvedKey(0))) === 1)
+    await approveWithKeyFromBeforeTheReset()
   })
 
   it('after a smoke run, reset puts the seed state back, and smoke passes again', async () => {
@@ -297,15 +301,7 @@ describe('poc reset against the real stack', {timeout: 600_000}, () => {
     // Leave the seed state for the tests below.
     assert.equal((await runPoc(home, ['reset', '--yes'])).exitCode, 0)
     await assertSeedState()
-    const approved = await call(
-      'pm',
-      'POST',
-      '/timesheets/approve',
-      {timesheetId: 'TS-004', hours: 2},
-      {'idempotency-key': approvedKey(0)},
-    )
-    assert.equal(approved.status, 202)
-    await waitFor('the invoice in fi', async () => (await fiInvoices(approvedKey(0))) === 1)
+    await approveWithKeyFromBeforeTheReset()
   })
 
   it('refuses without --yes when stdin is not a terminal, and changes nothing', async () => {

@@ -22,9 +22,9 @@ const core: ComponentName[] = [
   'redis',
   'pm',
   'fi',
-  'contract',
   'sales',
   'credit',
+  'contract',
   'invoice-worker',
 ]
 
