@@ -46,6 +46,7 @@ ${exitCodesHelp}`
     }),
     wait: durationFlag({
       default: 60_000,
+      defaultHelp: async () => '60s',
       description: 'How long to wait, after the last send, for fi to show every invoice.',
     }),
     'no-wait': Flags.boolean({description: 'Do not wait for the invoices (no end-to-end latency).'}),

@@ -51,6 +51,7 @@ EXIT CODES
     count: Flags.integer({description: 'Stop after this many runs (implies --loop).', min: 1}),
     interval: durationFlag({
       default: 600_000,
+      defaultHelp: async () => '10m',
       description: 'Time between the starts of two runs of a loop (10m, 1m, 30s).',
     }),
     junit: Flags.string({description: 'Write JUnit XML here (a loop keeps one testsuite per run).'}),
