@@ -3,10 +3,15 @@ import {type ComponentName, componentNames, isComponentName} from '../stack/cata
 import {usageError} from '../stack/errors.js'
 import {parseDuration} from '../lib/duration.js'
 
+/** "a,b c" given once or more (a `multiple` flag) as its items. */
+export function splitList(values: string[] | undefined): string[] | undefined {
+  return values?.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean)
+}
+
 /** Parse "a,b c" into component names, or a usage error that lists the valid ones. */
 export function parseComponentList(values: string[] | undefined): ComponentName[] | undefined {
-  if (!values || values.length === 0) return undefined
-  const names = values.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean)
+  const names = splitList(values)
+  if (!names || names.length === 0) return undefined
   const unknown = names.filter((n) => !isComponentName(n))
   if (unknown.length > 0) {
     throw usageError(`unknown component${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, [

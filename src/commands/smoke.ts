@@ -1,7 +1,7 @@
 import path from 'node:path'
 import {Flags} from '@oclif/core'
 import {PocCommand} from '../cli/base-command.js'
-import {durationFlag} from '../cli/flags.js'
+import {durationFlag, splitList} from '../cli/flags.js'
 import {smokeView} from '../cli/smoke-view.js'
 import {type SmokeSessionResult, smokeSession} from '../checks/smoke/loop.js'
 import {selectScenarios} from '../checks/smoke/run.js'
@@ -76,9 +76,8 @@ EXIT CODES
 
   async run(): Promise<SmokeSessionResult> {
     const {flags} = await this.parse(Smoke)
-    const list = (values?: string[]) => values?.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean)
-    const only = list(flags.only)
-    const skip = list(flags.skip)
+    const only = splitList(flags.only)
+    const skip = splitList(flags.skip)
     const selected = selectScenarios(only, skip)
     const loop = flags.loop || flags.count !== undefined
     const artifactsDir = path.resolve(flags.artifacts ?? path.join(this.home.logsDir, 'poc-smoke'))

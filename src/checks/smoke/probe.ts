@@ -109,7 +109,7 @@ export class Probe {
       try {
         const value = await attempt()
         if (value !== undefined) {
-          this.note(`${what}: after ${tries} attempt(s), ${round(this.elapsed())} ms into the scenario`)
+          this.note(`${what}: after ${tries} attempt(s), ${this.elapsed()} ms into the scenario`)
           return value
         }
       } catch (error) {

@@ -129,11 +129,11 @@ async function runScenario(
   const probe = new Probe(signal, shared.responses)
   const began = performance.now()
   let abandon: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
   // A step that ignores the signal (a stuck broker call) still cannot hold the run past its deadline.
   const overdue = new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => {
-      abandon = setTimeout(() => reject(new Error('deadline')), deadlineGraceMs)
-    })
+    onAbort = () => (abandon = setTimeout(() => reject(new Error('deadline')), deadlineGraceMs))
+    signal.addEventListener('abort', onAbort, {once: true})
   })
   overdue.catch(() => undefined)
   try {
@@ -163,6 +163,8 @@ async function runScenario(
       evidence: probe.evidence,
     }
   } finally {
+    // The deadline of a finished scenario must not start a timer later on.
+    signal.removeEventListener('abort', onAbort as () => void)
     clearTimeout(abandon)
   }
 }
