@@ -26,6 +26,7 @@ export const testPortOffsets = {
   reset: 5000,
   smoke: 6500,
   smokeFaults: 7000,
+  gateway: 6200,
 } as const
 
 export function makeHome(label: string): string {

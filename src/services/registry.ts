@@ -18,4 +18,5 @@ export const services: Partial<Record<ComponentName, () => Promise<ServiceMain>>
   credit: async () => (await import('./credit/main.js')).main,
   contract: async () => (await import('./contract/main.js')).main,
   'invoice-worker': async () => (await import('./invoice-worker/main.js')).main,
+  gateway: async () => (await import('./gateway/main.js')).main,
 }

@@ -3,6 +3,7 @@ import path from 'node:path'
 import {packageRoot} from '../lib/package-root.js'
 import type {PocHome} from './home.js'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
+import {ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
 
 /**
  * The component catalog: the single source of truth for names, ports, dependencies,
@@ -385,11 +386,40 @@ const nodeService: NativeRecipe = {
 
 const sharedServiceEnv = ['NUM_SHARDS', 'IDEMP_TTL_MS', 'LOG_LEVEL']
 
+/** The gateway's tuning variables (SPEC §4.5), taken from the caller: `BACKPRESSURE_INFLIGHT_MAX=5 poc up`. */
+const gatewayTuning = [
+  'JWT_ISSUER',
+  'JWT_AUDIENCE',
+  'JWT_CLOCK_SKEW_SEC',
+  'AUDIT_FDATASYNC_MAX_WAIT_US',
+  'AUDIT_FDATASYNC_MAX_BATCH',
+  'OUTBOX_BACKOFF_BASE_MS',
+  'OUTBOX_BACKOFF_MAX_MS',
+  'SYMBOLS',
+  'MAX_ORDER_QTY',
+  'MAX_NOTIONAL',
+  'QUEUE_CAPACITY',
+  'FASTPATH_DRAIN_ENABLE',
+  'RATE_LIMIT_PER_SEC',
+  'RATE_LIMIT_BURST',
+  'BACKPRESSURE_INFLIGHT_MAX',
+  'BACKPRESSURE_WAL_BYTES_MAX',
+  'BACKPRESSURE_WAL_AGE_MS_MAX',
+  'BACKPRESSURE_SOFT_WAL_AGE_MS_MAX',
+  'BACKPRESSURE_DISK_FREE_PCT_MIN',
+  'SSE_REPLAY_BUFFER',
+  'SSE_MAX_CLIENTS_PER_IP',
+  'SSE_MAX_PENDING_BYTES',
+  'SSE_HEARTBEAT_MS',
+]
+
 interface ServiceOptions {
   /** Variables of the caller's environment this service also reads (e.g. FAIL_RATE). */
   passEnv?: string[]
   /** Settings that depend on the stack, beyond serviceEnv (e.g. another service's URL). */
   env?: (ctx: ComponentContext) => Record<string, string>
+  /** Runs before the process starts, after its data dir exists. */
+  prepare?: (ctx: ComponentContext) => Promise<void>
   notAvailableYet?: string
 }
 
@@ -412,7 +442,15 @@ function service(
     urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
     env: (ctx) => ({...serviceEnv(ctx), ...options.env?.(ctx)}),
     passEnv: [...sharedServiceEnv, ...(options.passEnv ?? [])],
-    native: nodeService,
+    native: options.prepare
+      ? {
+          ...nodeService,
+          prepare: async (ctx) => {
+            await nodeService.prepare?.(ctx)
+            await options.prepare?.(ctx)
+          },
+        }
+      : nodeService,
     notAvailableYet: options.notAvailableYet,
   }
 }
@@ -453,7 +491,18 @@ export const catalog: readonly ComponentSpec[] = [
     passEnv: ['FAIL_RATE', 'INVOICE_HOURLY_RATE'],
   }),
   service('gateway', 'fast-path order gateway', 8081, {
-    notAvailableYet: 'lands with the fast-path order gateway',
+    // Files, not values: the secrets stay out of the process environment and of state.json.
+    env: (ctx) => {
+      const dir = secretsDir(ctx.home)
+      return {
+        JWT_HS256_SECRET_FILE: path.join(dir, gatewaySecretFiles.jwtSecret),
+        AUDIT_HMAC_KEY_FILE: path.join(dir, gatewaySecretFiles.auditHmacKey),
+      }
+    },
+    prepare: async (ctx) => {
+      await ensureGatewaySecrets(ctx.home)
+    },
+    passEnv: gatewayTuning,
   }),
 ]
 

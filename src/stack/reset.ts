@@ -151,10 +151,7 @@ export async function resetStack(request: ResetRequest, context: ResetContext): 
         ],
       })
     }
-    const gatewayPending = request.gateway ? getComponent('gateway').notAvailableYet : undefined
-    const stopped = targets.filter(
-      (name) => !running.has(name) && name !== 'minio' && !(name === 'gateway' && gatewayPending),
-    )
+    const stopped = targets.filter((name) => !running.has(name) && name !== 'minio')
     for (const name of [...stopped, ...(request.withMinio ? (['minio'] as const) : [])]) {
       assertNothingRunsFrom(home, name)
     }
@@ -204,14 +201,6 @@ export async function resetStack(request: ResetRequest, context: ResetContext): 
       }
 
       for (const name of stopped) done(await removeStoppedData(home, name))
-      if (request.gateway && gatewayPending) {
-        done({
-          component: 'gateway',
-          mode: 'absent',
-          action: 'nothing to reset',
-          detail: `the gateway has not landed yet (it ${gatewayPending}); there is no WAL or audit chain`,
-        })
-      }
       if (request.withMinio) done(await clearMinio(home))
     } catch (error) {
       if (!(error instanceof PocError)) throw error

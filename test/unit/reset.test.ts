@@ -39,7 +39,7 @@ const dataFiles: Record<string, string[]> = {
   credit: ['outbox.jsonl'],
   'invoice-worker': ['outbox.jsonl'],
   prometheus: ['tsdb/chunk'],
-  gateway: ['wal.jsonl'],
+  gateway: ['audit.log'],
   minio: [
     'invoices/compliance/a.pdf',
     'invoices/timesheets/b.csv',
@@ -114,7 +114,7 @@ describe('resetStack on a stopped stack', () => {
     assert.deepEqual(modes(result), Object.fromEntries(core.map((name) => [name, 'stopped'])))
     for (const name of core) assert.equal(exists(home, name), false, `data/${name} is gone`)
     assert.ok(exists(home, 'prometheus/tsdb/chunk'), 'metrics history is kept')
-    assert.ok(exists(home, 'gateway/wal.jsonl'), 'the gateway is reset only with --gateway')
+    assert.ok(exists(home, 'gateway/audit.log'), 'the gateway is reset only with --gateway')
     assert.ok(exists(home, 'minio/invoices/compliance/a.pdf'), 'MinIO is cleared only with --with-minio')
     assert.ok(existsSync(home.logFile('pm')), 'logs are kept')
     assert.ok(!existsSync(home.lockFile), 'the lock is released')
@@ -123,7 +123,7 @@ describe('resetStack on a stopped stack', () => {
     assert.deepEqual(modes(again), Object.fromEntries(core.map((name) => [name, 'absent'])))
   })
 
-  it("clears MinIO's compliance/ and timesheets/ with --with-minio, and says the gateway has not landed", async () => {
+  it("clears MinIO's compliance/ and timesheets/ with --with-minio, and the gateway's WAL with --gateway", async () => {
     const home = stoppedStack()
     homes.push(home)
     const result = await resetStack({withMinio: true, gateway: true}, {home})
@@ -132,10 +132,9 @@ describe('resetStack on a stopped stack', () => {
       [
         {
           component: 'gateway',
-          mode: 'absent',
-          action: 'nothing to reset',
-          detail:
-            'the gateway has not landed yet (it lands with the fast-path order gateway); there is no WAL or audit chain',
+          mode: 'stopped',
+          action: 'deleted its data',
+          detail: `${home.dataDirOf('gateway')}: its WAL and audit chain`,
         },
         {
           component: 'minio',
@@ -150,7 +149,7 @@ describe('resetStack on a stopped stack', () => {
     assert.equal(exists(home, 'minio/archive/compliance'), false)
     assert.ok(exists(home, 'minio/invoices/contracts/c.pdf'), 'other prefixes are kept')
     assert.ok(exists(home, 'minio/.minio.sys/config.json'))
-    assert.ok(exists(home, 'gateway/wal.jsonl'))
+    assert.equal(exists(home, 'gateway'), false, 'the WAL and outbox offset are gone')
   })
 
   it('says MinIO is not part of a stack that never had it', async () => {

@@ -114,10 +114,16 @@ export class OrderEngine {
     return this.orders.size
   }
 
+  /** The order an account already placed under this idempotency key. */
+  lookup(accountId: string, idempotencyKey: string): Order | undefined {
+    const known = this.byKey.get(scoped(accountId, idempotencyKey))
+    return known === undefined ? undefined : this.orders.get(known)
+  }
+
   /** The fast path: answers at once; the order is queued for the drain and journaled. */
   accept(accountId: string, idempotencyKey: string, request: OrderRequest): AcceptOutcome {
-    const known = this.byKey.get(scoped(accountId, idempotencyKey))
-    if (known !== undefined) return {kind: 'replayed', order: this.orders.get(known) as Order}
+    const known = this.lookup(accountId, idempotencyKey)
+    if (known !== undefined) return {kind: 'replayed', order: known}
     const refused = this.check(request)
     if (refused) return refused
     if (this.queueLength >= this.limits.queueCapacity) {

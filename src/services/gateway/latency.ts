@@ -23,6 +23,11 @@ export class LatencyHistogram {
     this.histogram.recordValue(Math.min(Math.max(Math.round(us), lowestUs), highestUs))
   }
 
+  /** Forgets every value (an admin reset). */
+  reset(): void {
+    this.histogram.reset()
+  }
+
   get count(): number {
     return this.histogram.totalCount
   }

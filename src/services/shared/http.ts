@@ -28,6 +28,11 @@ export interface HttpServerOptions {
   bodyLimitBytes?: number
   /** Extra fields for GET /health; `ok: false` among them turns the answer into a 503. */
   health?: () => Promise<HealthReport> | HealthReport
+  /**
+   * Level of the one line per request. A service taking thousands of requests a second (the
+   * gateway) logs them at debug: at info its log would cost more than its requests.
+   */
+  requestLogLevel?: 'info' | 'debug'
 }
 
 export type HttpServer = ReturnType<typeof createHttpServer>
@@ -55,6 +60,7 @@ export function createHttpServer({
   registry,
   bodyLimitBytes = 1024 * 1024,
   health,
+  requestLogLevel = 'info',
 }: HttpServerOptions) {
   const startedAt = Date.now()
   const app = fastify({
@@ -87,7 +93,7 @@ export function createHttpServer({
     requests.inc({method: request.method, route, status: reply.statusCode})
     durations.observe({method: request.method, route}, ms / 1000)
     const line = {method: request.method, url: request.url, status: reply.statusCode, ms}
-    if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request')
+    if (QUIET_ROUTES.has(route) || requestLogLevel === 'debug') request.log.debug(line, 'request')
     else request.log.info(line, 'request')
   })
 

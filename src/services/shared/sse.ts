@@ -9,6 +9,8 @@ export interface SseHubOptions {
   retryMs?: number
   /** Bytes a client may leave unread before it is dropped; bounds memory per slow client. */
   maxPendingBytes?: number
+  /** Open streams one remote address may hold; a further one is refused with 429. Unlimited when unset. */
+  maxClientsPerIp?: number
 }
 
 export interface SseClient<F> {
@@ -29,6 +31,7 @@ export interface SseStats {
 
 interface Connection<F> extends SseClient<F> {
   readonly res: ServerResponse
+  readonly ip: string
 }
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n')
@@ -43,6 +46,8 @@ export class SseHub<F = undefined> {
   private readonly connections = new Set<Connection<F>>()
   private readonly retryMs: number
   private readonly maxPendingBytes: number
+  private readonly maxClientsPerIp: number
+  private readonly perIp = new Map<string, number>()
   private readonly heartbeat: NodeJS.Timeout
   private nextClientId = 1
   private sequence = 0
@@ -50,9 +55,15 @@ export class SseHub<F = undefined> {
   private dropped = 0
   private closed = false
 
-  constructor({heartbeatMs = 15_000, retryMs = 3000, maxPendingBytes = 1024 * 1024}: SseHubOptions = {}) {
+  constructor({
+    heartbeatMs = 15_000,
+    retryMs = 3000,
+    maxPendingBytes = 1024 * 1024,
+    maxClientsPerIp = Number.POSITIVE_INFINITY,
+  }: SseHubOptions = {}) {
     this.retryMs = retryMs
     this.maxPendingBytes = maxPendingBytes
+    this.maxClientsPerIp = maxClientsPerIp
     this.heartbeat = setInterval(() => {
       for (const connection of this.connections) this.write(connection, HEARTBEAT)
     }, heartbeatMs)
@@ -68,6 +79,15 @@ export class SseHub<F = undefined> {
   ): SseClient<F> {
     if (this.closed)
       throw new HttpError(503, 'shutting_down', 'the service is shutting down; reconnect shortly')
+    const ip = request.socket.remoteAddress ?? ''
+    const open = this.perIp.get(ip) ?? 0
+    if (open >= this.maxClientsPerIp) {
+      throw new HttpError(
+        429,
+        'too_many_streams',
+        `${ip} already holds ${open} event streams (the limit is ${this.maxClientsPerIp}); close one first`,
+      )
+    }
     reply.hijack()
     const res = reply.raw
     const header = request.headers['last-event-id']
@@ -76,6 +96,7 @@ export class SseHub<F = undefined> {
       filter: options.filter as F,
       lastEventId: options.lastEventId ?? (Array.isArray(header) ? header[0] : header),
       res,
+      ip,
     }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -84,23 +105,31 @@ export class SseHub<F = undefined> {
       'x-accel-buffering': 'no',
     })
     res.write(`retry: ${this.retryMs}\n\n`)
-    this.connections.add(connection)
-    res.once('close', () => this.connections.delete(connection))
+    this.add(connection)
+    res.once('close', () => this.remove(connection))
     // The peer may already be gone, in which case 'close' has fired before we listened.
-    if (res.destroyed) this.connections.delete(connection)
+    if (res.destroyed) this.remove(connection)
     return connection
   }
 
-  /** Returns false when the client is gone (closed or dropped). */
-  send(client: SseClient<F>, event: string, data: unknown): boolean {
+  /**
+   * Returns false when the client is gone (closed or dropped). `id` replaces the hub's own
+   * sequence number when the caller keeps a replay buffer under its own ids.
+   */
+  send(client: SseClient<F>, event: string, data: unknown, id?: string): boolean {
     const connection = client as Connection<F>
     if (!this.connections.has(connection)) return false
-    return this.deliver(connection, this.frame(event, data))
+    return this.deliver(connection, this.frame(event, data, id))
   }
 
   /** Returns how many clients the event was written to. */
-  broadcast(event: string, data: unknown, predicate?: (client: SseClient<F>) => boolean): number {
-    const frame = this.frame(event, data)
+  broadcast(
+    event: string,
+    data: unknown,
+    predicate?: (client: SseClient<F>) => boolean,
+    id?: string,
+  ): number {
+    const frame = this.frame(event, data, id)
     let reached = 0
     for (const connection of this.connections) {
       if (predicate && !predicate(connection)) continue
@@ -119,14 +148,29 @@ export class SseHub<F = undefined> {
     clearInterval(this.heartbeat)
     for (const connection of this.connections) connection.res.end()
     this.connections.clear()
+    this.perIp.clear()
   }
 
-  private frame(event: string, data: unknown): Buffer {
-    // A line break in the name would let the caller forge fields of the event.
+  private add(connection: Connection<F>): void {
+    this.connections.add(connection)
+    this.perIp.set(connection.ip, (this.perIp.get(connection.ip) ?? 0) + 1)
+  }
+
+  private remove(connection: Connection<F>): void {
+    if (!this.connections.delete(connection)) return
+    const left = (this.perIp.get(connection.ip) ?? 1) - 1
+    if (left > 0) this.perIp.set(connection.ip, left)
+    else this.perIp.delete(connection.ip)
+  }
+
+  private frame(event: string, data: unknown, id?: string): Buffer {
+    // A line break in the name or id would let the caller forge fields of the event.
     if (/[\r\n]/.test(event)) throw new Error(`SSE event name must be one line: ${JSON.stringify(event)}`)
+    if (id !== undefined && /[\r\n]/.test(id))
+      throw new Error(`SSE event id must be one line: ${JSON.stringify(id)}`)
     // JSON.stringify escapes line breaks, so data always fits on one `data:` line.
     const json = JSON.stringify(data) ?? 'null'
-    return Buffer.from(`id: ${++this.sequence}\nevent: ${event}\ndata: ${json}\n\n`)
+    return Buffer.from(`id: ${id ?? ++this.sequence}\nevent: ${event}\ndata: ${json}\n\n`)
   }
 
   private deliver(connection: Connection<F>, frame: Buffer): boolean {
@@ -138,11 +182,11 @@ export class SseHub<F = undefined> {
   private write(connection: Connection<F>, chunk: Buffer): boolean {
     const {res} = connection
     if (res.destroyed || res.writableEnded) {
-      this.connections.delete(connection)
+      this.remove(connection)
       return false
     }
     if (!res.write(chunk) && res.writableLength > this.maxPendingBytes) {
-      this.connections.delete(connection)
+      this.remove(connection)
       this.dropped++
       res.destroy()
       return false

@@ -1,0 +1,515 @@
+import {rm, statfs} from 'node:fs/promises'
+import path from 'node:path'
+import {performance} from 'node:perf_hooks'
+import type {Logger} from '../shared/logger.js'
+import {SseHub, type SseClient} from '../shared/sse.js'
+import type {GatewayConfig} from './config.js'
+import {
+  type AcceptOutcome,
+  type CancelOutcome,
+  type EngineEvent,
+  type Journal,
+  type Order,
+  type OrderRequest,
+  OrderEngine,
+} from './engine.js'
+import {EventRing, type GatewayEvent, type GatewayEventType} from './events.js'
+import type {BackpressureReason, GatewayMetrics} from './metrics.js'
+import {WalOutbox} from './outbox.js'
+import {Wal, type WalAppend} from './wal.js'
+
+export interface StreamFilter {
+  accountId: string
+  /** Set for `/orders/:id/stream`. */
+  orderId?: string
+}
+
+export type PlaceOutcome =
+  | AcceptOutcome
+  | {
+      kind: 'rejected'
+      status: 429 | 503
+      reason: 'RATE_LIMITED' | BackpressureReason | 'WAL_UNAVAILABLE'
+      message: string
+      retryAfterSec?: number
+    }
+
+export type Rejection = Extract<PlaceOutcome, {kind: 'rejected'}>
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy'
+
+interface Bucket {
+  tokens: number
+  refilledAt: number
+}
+
+/** Rejected clientOrderIds are remembered for `GET /orders/client/:id`, up to this many. */
+const rejectMemory = 10_000
+/** Orders drained per event-loop turn, so a burst never holds the loop for long. */
+const drainBatch = 4096
+/** Outbox lag above which /health says degraded (the seed's lag > 10000). */
+const degradedLagBytes = 10_000 * 300
+
+/**
+ * The order gateway without HTTP: engine, WAL, event ring and SSE hub, outbox, limits. The
+ * fast path (`place`) is synchronous up to the answer: it never waits on disk, broker or network.
+ */
+export class Gateway {
+  readonly hub: SseHub<StreamFilter>
+  readonly outbox: WalOutbox
+  private wal!: Wal
+  private engine!: OrderEngine
+  private ring: EventRing
+  private lastAppend: WalAppend | undefined
+  private drainScheduled = false
+  private readonly buckets = new Map<string, Bucket>()
+  private readonly rejectedClientIds = new Map<string, string>()
+  private diskFreePct = 100
+  private readonly diskTimer: NodeJS.Timeout
+  private walWarning: string | null = null
+
+  private constructor(
+    private readonly config: GatewayConfig,
+    private readonly auditKey: string,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+    readonly walFile: string,
+  ) {
+    this.hub = new SseHub<StreamFilter>({
+      heartbeatMs: config.SSE_HEARTBEAT_MS,
+      maxPendingBytes: config.SSE_MAX_PENDING_BYTES,
+      maxClientsPerIp: config.SSE_MAX_CLIENTS_PER_IP,
+    })
+    this.ring = new EventRing(config.SSE_REPLAY_BUFFER)
+    this.outbox = new WalOutbox({
+      amqpUrl: config.AMQP_URL,
+      walFile,
+      durableBytes: () => this.wal.sizeBytes,
+      offsetFile: config.OUTBOX_OFFSET_PATH ?? path.join(config.DATA_DIR, 'outbox.offset'),
+      logger: log,
+      backoffBaseMs: config.OUTBOX_BACKOFF_BASE_MS,
+      backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,
+    })
+    this.diskTimer = setInterval(() => void this.checkDisk(), 1000)
+    this.diskTimer.unref()
+  }
+
+  static async open(
+    config: GatewayConfig,
+    auditKey: string,
+    metrics: GatewayMetrics,
+    log: Logger,
+  ): Promise<Gateway> {
+    const walFile = config.GATEWAY_AUDIT_PATH ?? path.join(config.DATA_DIR, 'audit.log')
+    const gateway = new Gateway(config, auditKey, metrics, log, walFile)
+    await gateway.openLog()
+    await gateway.checkDisk()
+    await gateway.outbox.start()
+    return gateway
+  }
+
+  /** Opens the WAL and rebuilds every order from it (a restart replays what was made durable). */
+  private async openLog(): Promise<void> {
+    const started = performance.now()
+    this.wal = await Wal.open(this.walFile, {
+      hmacKey: this.auditKey,
+      maxWaitUs: this.config.AUDIT_FDATASYNC_MAX_WAIT_US,
+      maxBatch: this.config.AUDIT_FDATASYNC_MAX_BATCH,
+      onFlush: (flush) => {
+        this.metrics.latency.fdatasync.record(flush.fdatasyncUs)
+        this.outbox.wake()
+      },
+      onWarning: (message) => {
+        this.walWarning = message
+        this.log.warn(message)
+      },
+    })
+    const journal: Journal = {
+      append: (type, data) => {
+        const appended = this.wal.append(type, data)
+        this.lastAppend = appended
+        return {seq: appended.seq}
+      },
+    }
+    this.engine = new OrderEngine(
+      {
+        symbols: new Set(
+          this.config.SYMBOLS.split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+        maxOrderQty: this.config.MAX_ORDER_QTY,
+        maxNotional: this.config.MAX_NOTIONAL,
+        queueCapacity: this.config.QUEUE_CAPACITY,
+      },
+      journal,
+      (event) => this.onEngineEvent(event),
+    )
+    const records = this.wal.records()
+    for (const record of records) {
+      this.engine.replay({seq: record.seq, type: record.type, data: record.data as Record<string, unknown>})
+    }
+    if (records.length > 0) {
+      this.log.info(
+        {records: records.length, orders: this.engine.size, ms: Math.round(performance.now() - started)},
+        'replayed the WAL',
+      )
+    }
+  }
+
+  get orders(): number {
+    return this.engine.size
+  }
+
+  get queueLength(): number {
+    return this.engine.queueLength
+  }
+
+  get inflight(): number {
+    return this.wal.pendingRecords
+  }
+
+  walAgeMs(): number {
+    return this.wal.oldestPendingAgeMs()
+  }
+
+  lookup(accountId: string, idempotencyKey: string): Order | undefined {
+    return this.engine.lookup(accountId, idempotencyKey)
+  }
+
+  /**
+   * The fast path after authentication: an idempotent replay, else the rate limit and the
+   * backpressure limits, else the engine (validation, risk, queue, WAL append).
+   */
+  place(accountId: string, idempotencyKey: string, request: OrderRequest, receivedAt: number): PlaceOutcome {
+    const known = this.engine.lookup(accountId, idempotencyKey)
+    if (known) {
+      this.metrics.idempotencyHits.inc()
+      return {kind: 'replayed', order: known}
+    }
+    this.metrics.idempotencyMisses.inc()
+    const refused = this.rateLimit(accountId) ?? this.backpressure()
+    if (refused) return this.rejected(refused, accountId, request)
+    if (this.wal.lastError) {
+      return this.rejected(
+        {
+          kind: 'rejected',
+          status: 503,
+          reason: 'WAL_UNAVAILABLE',
+          message: 'the WAL cannot be written, so no order can be made durable; see /health',
+        },
+        accountId,
+        request,
+      )
+    }
+    const outcome = this.engine.accept(accountId, idempotencyKey, request)
+    if (outcome.kind !== 'accepted')
+      return outcome.kind === 'rejected' ? this.rejected(outcome, accountId, request) : outcome
+    const appended = this.lastAppend as WalAppend
+    const order = outcome.order
+    this.metrics.accepted.inc()
+    this.metrics.latency.wal_enqueue.record((appended.enqueuedAt - receivedAt) * 1000)
+    appended.durable.then(
+      ({durableAt}) => {
+        order.durable = true
+        this.metrics.latency.durable_ack.record((durableAt - receivedAt) * 1000)
+        this.publish('order_durable', order, {
+          orderId: order.orderId,
+          acceptSeq: order.acceptSeq,
+          clientOrderId: order.clientOrderId,
+          idempotencyKey: order.idempotencyKey,
+          status: order.status,
+        })
+      },
+      () => undefined,
+    )
+    this.scheduleDrain()
+    return outcome
+  }
+
+  cancel(accountId: string, orderId: string): CancelOutcome {
+    const outcome = this.engine.cancel(accountId, orderId)
+    if (outcome.kind === 'requested') this.scheduleDrain()
+    return outcome
+  }
+
+  /** The account's own order; another account's is as unknown as a missing one. */
+  order(accountId: string, orderId: string): Order | undefined {
+    const order = this.engine.get(orderId)
+    return order && order.accountId === accountId ? order : undefined
+  }
+
+  clientOrderStatus(
+    accountId: string,
+    clientOrderId: string,
+  ): {
+    clientOrderId: string
+    orderId?: string
+    status: 'PENDING' | 'DURABLE' | 'REJECTED' | 'UNKNOWN'
+    reason?: string
+  } {
+    const order = this.engine.byClientOrderId(accountId, clientOrderId)
+    if (order) return {clientOrderId, orderId: order.orderId, status: order.durable ? 'DURABLE' : 'PENDING'}
+    const reason = this.rejectedClientIds.get(`${accountId}\u0000${clientOrderId}`)
+    return reason === undefined
+      ? {clientOrderId, status: 'UNKNOWN'}
+      : {clientOrderId, status: 'REJECTED', reason}
+  }
+
+  /** Buffered events of one order, and whether the buffer still reaches back to its acceptance. */
+  orderEvents(order: Order): {events: GatewayEvent[]; complete: boolean} {
+    const events = this.ring.list((e) => e.orderId === order.orderId, Number.POSITIVE_INFINITY)
+    return {events, complete: events[0]?.type === 'order_accepted'}
+  }
+
+  accountEvents(accountId: string, limit: number, after?: string): GatewayEvent[] {
+    return this.ring.list((e) => e.accountId === accountId, limit, after)
+  }
+
+  /** After attaching a stream: what a reconnecting client missed, or `resync_required`. */
+  catchUp(client: SseClient<StreamFilter>): void {
+    const match = (event: GatewayEvent) => matches(client.filter, event)
+    if (client.lastEventId === undefined) {
+      // An order's stream starts with that order's history, so subscribing after POST misses nothing.
+      if (client.filter.orderId === undefined) return
+      for (const event of this.ring.list(match, Number.POSITIVE_INFINITY)) {
+        this.hub.send(client, event.type, toWire(event), event.id)
+      }
+      return
+    }
+    const replay = this.ring.since(client.lastEventId, match)
+    if (replay.kind === 'resync') {
+      // Its id is the newest event's, so a client that reconnects after resyncing misses nothing new.
+      this.hub.send(
+        client,
+        'resync_required',
+        {lastEventId: client.lastEventId, reason: replay.reason},
+        this.ring.latestId(),
+      )
+      return
+    }
+    for (const event of replay.events) this.hub.send(client, event.type, toWire(event), event.id)
+  }
+
+  anchor() {
+    return this.wal.anchor()
+  }
+
+  async verify(options: {fromSeq?: number; limit?: number}) {
+    return this.wal.verify(options)
+  }
+
+  health(): {status: HealthStatus; problems: string[]; [key: string]: unknown} {
+    const problems: string[] = []
+    let status: HealthStatus = 'healthy'
+    const outbox = this.outbox.status()
+    const walError = this.wal.lastError
+    if (walError) {
+      status = 'unhealthy'
+      problems.push(walError.message)
+    }
+    if (status === 'healthy') {
+      // Refusing new orders for lack of disk is the limit doing its job: reads and streams still work.
+      const minFree = this.config.BACKPRESSURE_DISK_FREE_PCT_MIN
+      if (minFree !== undefined && this.diskFreePct < minFree) {
+        status = 'degraded'
+        problems.push(`the WAL's disk has ${this.diskFreePct.toFixed(1)}% free, under the ${minFree}% limit`)
+      } else if (!outbox.connected && outbox.lagBytes > 0) {
+        status = 'degraded'
+        problems.push(`RabbitMQ is unreachable; ${outbox.lagBytes} WAL bytes wait to be published`)
+      } else if (outbox.lagBytes > degradedLagBytes) {
+        status = 'degraded'
+        problems.push(`the outbox is ${outbox.lagBytes} WAL bytes behind`)
+      }
+    }
+    const anchor = this.wal.anchor()
+    return {
+      status,
+      problems,
+      orders: this.engine.size,
+      queueLen: this.engine.queueLength,
+      wal: {
+        file: this.walFile,
+        durableSeq: anchor.seq,
+        inflight: this.wal.pendingRecords,
+        ageMs: Math.round(this.wal.oldestPendingAgeMs()),
+        sizeBytes: this.wal.sizeBytes,
+        error: walError?.message ?? null,
+        warning: this.walWarning,
+      },
+      outbox,
+      diskFreePct: Math.round(this.diskFreePct * 10) / 10,
+      sse: this.hub.stats(),
+    }
+  }
+
+  /** Empties the WAL, the outbox position, the orders and the event buffer (poc reset --gateway). */
+  async reset(): Promise<void> {
+    await this.outbox.whilePaused(async () => {
+      await this.wal.close()
+      await rm(this.walFile, {force: true})
+      this.rejectedClientIds.clear()
+      this.buckets.clear()
+      this.ring.clear()
+      this.walWarning = null
+      for (const histogram of Object.values(this.metrics.latency)) histogram.reset()
+      await this.openLog()
+    }, true)
+    this.log.info('reset: WAL, audit chain, outbox offset and orders emptied')
+  }
+
+  /** Flushes the WAL (every accepted order becomes durable) and stops the outbox. */
+  async close(): Promise<void> {
+    clearInterval(this.diskTimer)
+    this.hub.close()
+    this.engine.drain()
+    await this.wal.close()
+    await this.outbox.close()
+  }
+
+  private rateLimit(accountId: string): Rejection | undefined {
+    const now = performance.now()
+    const rate = this.config.RATE_LIMIT_PER_SEC
+    const burst = this.config.RATE_LIMIT_BURST
+    let bucket = this.buckets.get(accountId)
+    if (!bucket) this.buckets.set(accountId, (bucket = {tokens: burst, refilledAt: now}))
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * rate)
+    bucket.refilledAt = now
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1
+      return undefined
+    }
+    return {
+      kind: 'rejected',
+      status: 429,
+      reason: 'RATE_LIMITED',
+      message: `account ${accountId} is over its ${rate} orders/s (burst ${burst}); slow down`,
+      retryAfterSec: Math.max(1, Math.ceil((1 - bucket.tokens) / rate)),
+    }
+  }
+
+  private backpressure(): Rejection | undefined {
+    const c = this.config
+    const refuse = (status: 429 | 503, reason: BackpressureReason, message: string): Rejection => {
+      this.metrics.backpressure[reason].inc()
+      return {kind: 'rejected', status, reason, message, retryAfterSec: 1}
+    }
+    if (c.BACKPRESSURE_INFLIGHT_MAX !== undefined && this.wal.pendingRecords >= c.BACKPRESSURE_INFLIGHT_MAX) {
+      return refuse(
+        503,
+        'BACKPRESSURE_INFLIGHT',
+        `${this.wal.pendingRecords} orders are waiting to be made durable (limit ${c.BACKPRESSURE_INFLIGHT_MAX})`,
+      )
+    }
+    if (c.BACKPRESSURE_WAL_BYTES_MAX !== undefined && this.wal.pendingBytes >= c.BACKPRESSURE_WAL_BYTES_MAX) {
+      return refuse(
+        503,
+        'BACKPRESSURE_WAL_BYTES',
+        `${this.wal.pendingBytes} WAL bytes are waiting for fdatasync (limit ${c.BACKPRESSURE_WAL_BYTES_MAX})`,
+      )
+    }
+    if (c.BACKPRESSURE_WAL_AGE_MS_MAX !== undefined || c.BACKPRESSURE_SOFT_WAL_AGE_MS_MAX !== undefined) {
+      const age = this.wal.oldestPendingAgeMs()
+      if (c.BACKPRESSURE_WAL_AGE_MS_MAX !== undefined && age >= c.BACKPRESSURE_WAL_AGE_MS_MAX) {
+        return refuse(
+          503,
+          'BACKPRESSURE_WAL_AGE',
+          `the oldest order not yet durable waited ${Math.round(age)} ms (limit ${c.BACKPRESSURE_WAL_AGE_MS_MAX})`,
+        )
+      }
+      if (c.BACKPRESSURE_SOFT_WAL_AGE_MS_MAX !== undefined && age >= c.BACKPRESSURE_SOFT_WAL_AGE_MS_MAX) {
+        return refuse(
+          429,
+          'BACKPRESSURE_SOFT_WAL_AGE',
+          `the oldest order not yet durable waited ${Math.round(age)} ms (soft limit ${c.BACKPRESSURE_SOFT_WAL_AGE_MS_MAX}); retry shortly`,
+        )
+      }
+    }
+    if (
+      c.BACKPRESSURE_DISK_FREE_PCT_MIN !== undefined &&
+      this.diskFreePct < c.BACKPRESSURE_DISK_FREE_PCT_MIN
+    ) {
+      return refuse(
+        503,
+        'BACKPRESSURE_DISK_FREE',
+        `the WAL's disk has ${this.diskFreePct.toFixed(1)}% free (limit ${c.BACKPRESSURE_DISK_FREE_PCT_MIN}%)`,
+      )
+    }
+    return undefined
+  }
+
+  /** Counts the refusal and remembers its clientOrderId, so `GET /orders/client/:id` can say REJECTED. */
+  private rejected<T extends Rejection>(outcome: T, accountId: string, request: OrderRequest): T {
+    this.metrics.rejects.inc({reason: outcome.reason})
+    const clientOrderId = request.clientOrderId
+    if (clientOrderId === undefined) return outcome
+    if (this.rejectedClientIds.size >= rejectMemory) {
+      const oldest = this.rejectedClientIds.keys().next().value
+      if (oldest !== undefined) this.rejectedClientIds.delete(oldest)
+    }
+    this.rejectedClientIds.set(`${accountId}\u0000${clientOrderId}`, outcome.reason)
+    return outcome
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || !this.config.FASTPATH_DRAIN_ENABLE) return
+    this.drainScheduled = true
+    setImmediate(() => {
+      this.drainScheduled = false
+      for (const us of this.engine.drain(drainBatch)) this.metrics.latency.fast_path_processing.record(us)
+      if (this.engine.queueLength > 0) this.scheduleDrain()
+    })
+  }
+
+  private onEngineEvent(event: EngineEvent): void {
+    const order = event.order
+    if (event.type === 'order_accepted') {
+      this.publish('order_accepted', order, {
+        orderId: order.orderId,
+        acceptSeq: order.acceptSeq,
+        clientOrderId: order.clientOrderId,
+        idempotencyKey: order.idempotencyKey,
+        symbol: order.symbol,
+        side: order.side,
+        orderType: order.type,
+        qty: order.qty,
+        price: order.price,
+        status: order.status,
+        acceptedAt: order.acceptedAt,
+      })
+    } else {
+      this.publish('order_update', order, {
+        orderId: order.orderId,
+        status: order.status,
+        filledQty: order.filledQty,
+        fill: event.fill,
+      })
+    }
+  }
+
+  private publish(type: GatewayEventType, order: Order, data: Record<string, unknown>): void {
+    const event = this.ring.push(type, order.accountId, order.orderId, data)
+    if (this.hub.stats().clients === 0) return
+    this.hub.broadcast(type, toWire(event), (client) => matches(client.filter, event), event.id)
+  }
+
+  private async checkDisk(): Promise<void> {
+    try {
+      const stats = await statfs(path.dirname(this.walFile))
+      this.diskFreePct = stats.blocks > 0 ? (stats.bavail / stats.blocks) * 100 : 100
+    } catch (error) {
+      this.log.warn({err: (error as Error).message}, 'cannot read the free space of the WAL disk')
+    }
+  }
+}
+
+function matches(filter: StreamFilter, event: GatewayEvent): boolean {
+  return (
+    event.accountId === filter.accountId && (filter.orderId === undefined || filter.orderId === event.orderId)
+  )
+}
+
+/** What a client sees of an event: its own data plus the event's id and time. */
+export function toWire(event: GatewayEvent): Record<string, unknown> {
+  return {eventId: event.id, type: event.type, at: event.at, ...event.data}
+}

@@ -1,0 +1,67 @@
+import path from 'node:path'
+import type {RunningService, ServiceMain} from '../registry.js'
+import {parseConfig} from '../shared/config.js'
+import {close, createHttpServer, listen} from '../shared/http.js'
+import {createLogger} from '../shared/logger.js'
+import {createRegistry} from '../shared/metrics.js'
+import {readAdminToken} from '../shared/service-base.js'
+import {gatewayConfig, resolveSecret} from './config.js'
+import {Gateway} from './gateway.js'
+import {gatewayMetrics} from './metrics.js'
+import {registerGatewayRoutes} from './routes.js'
+
+/** The fast-path order gateway (SPEC §4.5). */
+export const main: ServiceMain = async (env): Promise<RunningService> => {
+  const config = parseConfig(gatewayConfig, env)
+  const jwtSecret = resolveSecret(config, 'JWT_HS256_SECRET')
+  const auditKey = resolveSecret(config, 'AUDIT_HMAC_KEY')
+  const logger = createLogger('gateway')
+  const registry = createRegistry('gateway')
+  // The metrics are created before the gateway they read (it records into them while it opens).
+  const holder: {gateway?: Gateway} = {}
+  const metrics = gatewayMetrics(registry, {
+    queueLen: () => holder.gateway?.queueLength ?? 0,
+    inflight: () => holder.gateway?.inflight ?? 0,
+    walAgeMs: () => holder.gateway?.walAgeMs() ?? 0,
+    orders: () => holder.gateway?.orders ?? 0,
+    sseClients: () => holder.gateway?.hub.stats().clients ?? 0,
+    sseDropped: () => holder.gateway?.hub.stats().dropped ?? 0,
+    outbox: () => holder.gateway?.outbox.status() ?? {lagBytes: 0, backoffMs: 0, seq: 0, connected: false},
+    outboxCounters: () =>
+      holder.gateway?.outbox.status() ?? {read: 0, published: 0, skipped: 0, errors: 0, offsetResets: 0},
+  })
+  const opened = await Gateway.open(config, auditKey, metrics, logger)
+  holder.gateway = opened
+  const app = createHttpServer({
+    service: 'gateway',
+    logger,
+    registry,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    requestLogLevel: 'debug',
+    health: () => {
+      const report = opened.health()
+      return {...report, ok: report.status !== 'unhealthy'}
+    },
+  })
+  registerGatewayRoutes(app, {
+    gateway: opened,
+    metrics,
+    jwt: {
+      secret: jwtSecret,
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      clockSkewSeconds: config.JWT_CLOCK_SKEW_SEC,
+    },
+    adminToken: await readAdminToken(config.POC_HOME ?? path.resolve(config.DATA_DIR, '..', '..')),
+  })
+  await listen(app, {host: config.HOST, port: config.PORT})
+  logger.info({port: config.PORT, orders: opened.orders, wal: opened.walFile}, 'gateway ready')
+  return {
+    close: async () => {
+      // Streams first: an open stream would hold the HTTP server's close for its whole grace.
+      opened.hub.close()
+      await close(app)
+      await opened.close()
+    },
+  }
+}
