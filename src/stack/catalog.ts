@@ -103,8 +103,6 @@ export interface ComponentSpec {
   env?(ctx: ComponentContext): Record<string, string>
   /** Variables passed through from the caller of `poc up` when set (FAIL_RATE=1 poc up). */
   passEnv?: string[]
-  /** Set while the component's implementation has not landed: it is reported, never faked. */
-  notAvailableYet?: string
 }
 
 const defaultStartTimeoutMs = 60_000
@@ -388,6 +386,9 @@ const sharedServiceEnv = ['NUM_SHARDS', 'IDEMP_TTL_MS', 'LOG_LEVEL']
 
 /** The gateway's tuning variables (SPEC §4.5), taken from the caller: `BACKPRESSURE_INFLIGHT_MAX=5 poc up`. */
 const gatewayTuning = [
+  // Set by the caller, they win over the files in $POC_HOME/secrets (and poc token signs with it too).
+  'JWT_HS256_SECRET',
+  'AUDIT_HMAC_KEY',
   'JWT_ISSUER',
   'JWT_AUDIENCE',
   'JWT_CLOCK_SKEW_SEC',
@@ -420,7 +421,6 @@ interface ServiceOptions {
   env?: (ctx: ComponentContext) => Record<string, string>
   /** Runs before the process starts, after its data dir exists. */
   prepare?: (ctx: ComponentContext) => Promise<void>
-  notAvailableYet?: string
 }
 
 function service(
@@ -451,7 +451,6 @@ function service(
           },
         }
       : nodeService,
-    notAvailableYet: options.notAvailableYet,
   }
 }
 

@@ -18,7 +18,6 @@ export function resolveRuntime(choice: RuntimeChoice): RuntimeName {
 
 /** Why a component cannot run under this runtime, or undefined when it can. */
 export function unavailableReason(spec: ComponentSpec, runtime: RuntimeName): string | undefined {
-  if (spec.notAvailableYet) return `not available yet: ${spec.name} ${spec.notAvailableYet}`
   if (runtime === 'native' && !spec.native)
     return `${spec.name} has no native form; it needs a container runtime (docker or podman)`
   return undefined

@@ -336,7 +336,7 @@ function baseReport(name: ComponentName, home: PocHome, portOffset: number): Com
     state: 'stopped',
     pids: [],
     ports: publicPorts(name, portOffset),
-    urls: spec.notAvailableYet ? {} : publicUrls(name, home, portOffset),
+    urls: publicUrls(name, home, portOffset),
   }
 }
 

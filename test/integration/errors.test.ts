@@ -54,12 +54,24 @@ describe('poc up refuses clearly', {timeout: 300_000}, () => {
     }
   })
 
-  it('says a component that has not landed is not available yet, never faking it (exit 3)', async () => {
-    const run = await runPoc(home, ['up', '--only', 'gateway', '--port-offset', String(offset), '--json'])
+  it('says a component this runtime cannot run is unavailable, never faking it (exit 3)', async () => {
+    const run = await runPoc(home, [
+      'up',
+      '--only',
+      'grafana',
+      '--runtime',
+      'native',
+      '--port-offset',
+      String(offset),
+      '--json',
+    ])
     assert.equal(run.exitCode, 3)
     const {error} = parseJson<{error: {message: string; code: string}}>(run)
     assert.equal(error.code, 'unavailable')
-    assert.match(error.message, /cannot start gateway: not available yet/)
+    assert.match(
+      error.message,
+      /cannot start grafana: grafana has no native form; it needs a container runtime/,
+    )
   })
 
   it('status without a stack says how to start one', async () => {

@@ -190,6 +190,27 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
       assert.equal(answer.json.error, 'validation_failed')
     }
 
+    const raw = async (body: string, contentType: string) => {
+      const response = await fetch(`${gatewayUrl}/orders`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${auth}`,
+          'content-type': contentType,
+          'idempotency-key': `raw-${run}`,
+        },
+        body,
+      })
+      return {status: response.status, json: (await response.json()) as Record<string, unknown>}
+    }
+    assert.deepEqual((await raw('{"symbol":', 'application/json')).json.error, 'invalid_json')
+    assert.equal((await raw('', 'application/json')).status, 400)
+    const wrongType = await raw(JSON.stringify(limitBuy()), 'text/plain')
+    assert.equal(wrongType.status, 415)
+    assert.equal(wrongType.json.error, 'unsupported_media_type')
+    const huge = await raw(JSON.stringify(limitBuy({clientOrderId: 'x'.repeat(20_000)})), 'application/json')
+    assert.equal(huge.status, 413)
+    assert.equal(huge.json.error, 'payload_too_large')
+
     const known = await until('the first order to be durable', async () => {
       const answer = await call('GET', `/orders/client/co-${run}`, {auth})
       return answer.json.status === 'DURABLE' ? answer : undefined
@@ -524,6 +545,28 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
       assert.equal(await metric(counter), 1, counter)
     }
     await restartGateway()
+  })
+
+  it('is emptied by poc reset --gateway only', async () => {
+    const auth = token(`reset-${run}`)
+    const placed = await call('POST', '/orders', {auth, key: `reset-${run}`, body: limitBuy()})
+    assert.equal(placed.status, 202)
+    const orderId = String(placed.json.orderId)
+    assert.equal((await runPoc(home, ['reset', '--yes'])).exitCode, 0)
+    assert.equal((await call('GET', `/orders/${orderId}`, {auth})).status, 200, 'kept without --gateway')
+    const reset = await runPoc(home, ['reset', '--yes', '--gateway', '--json'])
+    assert.equal(reset.exitCode, 0, reset.stderr)
+    assert.equal((await call('GET', `/orders/${orderId}`, {auth})).status, 404)
+    assert.deepEqual((await call('GET', '/audit/verify')).json, {
+      ok: true,
+      checked: 0,
+      lastSeq: 0,
+      error: null,
+    })
+    const next = await call('POST', '/orders', {auth, key: `reset-${run}`, body: limitBuy()})
+    assert.equal(next.status, 202)
+    assert.equal(next.json.replayed, undefined, 'the key is free again')
+    assert.equal(next.json.acceptSeq, 1)
   })
 
   it('cuts a stream that stops reading, while orders keep being accepted', async () => {

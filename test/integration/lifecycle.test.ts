@@ -87,7 +87,8 @@ describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout:
     assert.equal(byName.rabbitmq?.state, 'healthy')
     assert.equal(byName.redis?.state, 'healthy')
     assert.equal(byName.fi?.state, 'stopped')
-    assert.equal(byName.gateway?.state, 'unavailable')
+    assert.equal(byName.gateway?.state, 'stopped')
+    assert.equal(byName.grafana?.state, 'unavailable')
     assert.equal(result.portOffset, offset)
   })
 

@@ -36,11 +36,84 @@ export interface MatchResult {
   expired: string[]
 }
 
+/** One price of one side: its resting orders in time order, consumed from `head`. */
+interface Level {
+  price: number
+  orders: RestingOrder[]
+  head: number
+}
+
+/**
+ * One side of a book: price levels kept best first (few, so a sorted array), each a FIFO queue.
+ * Resting, filling and canceling cost O(log levels), never a shift of every resting order.
+ */
+class BookSide {
+  private readonly levels = new Map<number, Level>()
+  /** Best first: descending for bids, ascending for asks. */
+  private readonly prices: number[] = []
+  size = 0
+
+  constructor(private readonly descending: boolean) {}
+
+  /** The best live resting order, dropping canceled ones and empty levels on the way. */
+  best(): RestingOrder | undefined {
+    while (this.prices.length > 0) {
+      const level = this.levels.get(this.prices[0] as number) as Level
+      while (level.head < level.orders.length) {
+        const order = level.orders[level.head] as RestingOrder
+        if (order.remaining > 0) return order
+        level.head++
+      }
+      this.levels.delete(level.price)
+      this.prices.shift()
+    }
+    return undefined
+  }
+
+  /** Takes the best order out once it is filled or expired (it must be what best() returned). */
+  removeBest(): void {
+    const level = this.levels.get(this.prices[0] as number) as Level
+    level.head++
+    this.size--
+    if (level.head > 1024 && level.head * 2 > level.orders.length) {
+      level.orders = level.orders.slice(level.head)
+      level.head = 0
+    }
+  }
+
+  add(order: RestingOrder): void {
+    const price = order.price as number
+    let level = this.levels.get(price)
+    if (!level) {
+      level = {price, orders: [], head: 0}
+      this.levels.set(price, level)
+      // Binary search for the first price this one does not beat.
+      let low = 0
+      let high = this.prices.length
+      while (low < high) {
+        const mid = (low + high) >>> 1
+        const other = this.prices[mid] as number
+        if (this.descending ? other > price : other < price) low = mid + 1
+        else high = mid
+      }
+      this.prices.splice(low, 0, price)
+    }
+    level.orders.push(order)
+    this.size++
+  }
+
+  /** Marks a resting order gone; best() skips it later. */
+  cancel(order: RestingOrder): void {
+    order.remaining = 0
+    this.size--
+  }
+}
+
 export class OrderBook {
-  /** Best first: highest bid, then earliest. */
-  private readonly bids: RestingOrder[] = []
-  /** Best first: lowest ask, then earliest. */
-  private readonly asks: RestingOrder[] = []
+  private readonly bids = new BookSide(true)
+  private readonly asks = new BookSide(false)
+  /** Resting orders by id, for cancel. */
+  private readonly resting = new Map<string, RestingOrder>()
 
   /** Matches an incoming order against the other side and rests what a LIMIT order has left. */
   submit(order: RestingOrder, nowMs: number): MatchResult {
@@ -48,10 +121,12 @@ export class OrderBook {
     const fills: Fill[] = []
     const expired: string[] = []
     let remaining = order.remaining
-    while (remaining > 0 && opposite.length > 0) {
-      const best = opposite[0] as RestingOrder
+    let best: RestingOrder | undefined
+    while (remaining > 0 && (best = opposite.best())) {
       if (best.expireAtMs !== undefined && best.expireAtMs <= nowMs) {
-        opposite.shift()
+        opposite.removeBest()
+        this.resting.delete(best.orderId)
+        best.remaining = 0
         expired.push(best.orderId)
         continue
       }
@@ -60,45 +135,30 @@ export class OrderBook {
       fills.push({takerId: order.orderId, makerId: best.orderId, qty, price: best.price as number})
       remaining -= qty
       best.remaining -= qty
-      if (best.remaining === 0) opposite.shift()
+      if (best.remaining === 0) {
+        opposite.removeBest()
+        this.resting.delete(best.orderId)
+      }
     }
-    if (remaining > 0 && order.price !== undefined) this.rest({...order, remaining})
+    if (remaining > 0 && order.price !== undefined) {
+      const rest = {...order, remaining}
+      ;(order.side === 'BUY' ? this.bids : this.asks).add(rest)
+      this.resting.set(rest.orderId, rest)
+    }
     return {fills, remaining, expired}
   }
 
   /** Takes a resting order out; false when it is not in the book (filled, or never rested). */
   cancel(orderId: string): boolean {
-    for (const side of [this.bids, this.asks]) {
-      const index = side.findIndex((o) => o.orderId === orderId)
-      if (index >= 0) {
-        side.splice(index, 1)
-        return true
-      }
-    }
-    return false
+    const order = this.resting.get(orderId)
+    if (!order) return false
+    this.resting.delete(orderId)
+    ;(order.side === 'BUY' ? this.bids : this.asks).cancel(order)
+    return true
   }
 
   depth(): {bids: number; asks: number} {
-    return {bids: this.bids.length, asks: this.asks.length}
-  }
-
-  private rest(order: RestingOrder): void {
-    const side = order.side === 'BUY' ? this.bids : this.asks
-    const better = (a: RestingOrder, b: RestingOrder) =>
-      a.price === b.price
-        ? a.seq < b.seq
-        : order.side === 'BUY'
-          ? (a.price as number) > (b.price as number)
-          : (a.price as number) < (b.price as number)
-    // Binary search for the first resting order this one does not beat.
-    let low = 0
-    let high = side.length
-    while (low < high) {
-      const mid = (low + high) >>> 1
-      if (better(side[mid] as RestingOrder, order)) low = mid + 1
-      else high = mid
-    }
-    side.splice(low, 0, order)
+    return {bids: this.bids.size, asks: this.asks.size}
   }
 }
 

@@ -24,6 +24,9 @@ export class EventRing {
   private next = 1
   /** No event before this n is held (it moves on clear()). */
   private floor = 1
+  // Thousands of events share a millisecond; formatting the time once per millisecond is cheaper.
+  private isoMs = -1
+  private iso = ''
 
   constructor(
     private readonly capacity: number,
@@ -40,14 +43,12 @@ export class EventRing {
     data: Record<string, unknown>,
   ): GatewayEvent {
     const n = this.next++
-    const event: GatewayEvent = {
-      id: `${this.boot}-${n}`,
-      type,
-      accountId,
-      orderId,
-      at: new Date().toISOString(),
-      data,
+    const now = Date.now()
+    if (now !== this.isoMs) {
+      this.isoMs = now
+      this.iso = new Date(now).toISOString()
     }
+    const event: GatewayEvent = {id: `${this.boot}-${n}`, type, accountId, orderId, at: this.iso, data}
     this.slots[n % this.capacity] = event
     return event
   }

@@ -60,7 +60,10 @@ export class Gateway {
   private wal!: Wal
   private engine!: OrderEngine
   private ring: EventRing
-  private lastAppend: WalAppend | undefined
+  private lastAppend: Omit<WalAppend, 'durable'> | undefined
+  /** Accepted orders waiting for their group commit, in seq order (consumed from pendingHead). */
+  private pending: {seq: number; order: Order; receivedAt: number}[] = []
+  private pendingHead = 0
   private drainScheduled = false
   private readonly buckets = new Map<string, Bucket>()
   private readonly rejectedClientIds = new Map<string, string>()
@@ -117,6 +120,7 @@ export class Gateway {
       maxBatch: this.config.AUDIT_FDATASYNC_MAX_BATCH,
       onFlush: (flush) => {
         this.metrics.latency.fdatasync.record(flush.fdatasyncUs)
+        this.announceDurable(flush.lastSeq, flush.durableAt)
         this.outbox.wake()
       },
       onWarning: (message) => {
@@ -126,7 +130,7 @@ export class Gateway {
     })
     const journal: Journal = {
       append: (type, data) => {
-        const appended = this.wal.append(type, data)
+        const appended = this.wal.appendUntracked(type, data)
         this.lastAppend = appended
         return {seq: appended.seq}
       },
@@ -205,24 +209,11 @@ export class Gateway {
     const outcome = this.engine.accept(accountId, idempotencyKey, request)
     if (outcome.kind !== 'accepted')
       return outcome.kind === 'rejected' ? this.rejected(outcome, accountId, request) : outcome
-    const appended = this.lastAppend as WalAppend
+    const appended = this.lastAppend as Omit<WalAppend, 'durable'>
     const order = outcome.order
     this.metrics.accepted.inc()
     this.metrics.latency.wal_enqueue.record((appended.enqueuedAt - receivedAt) * 1000)
-    appended.durable.then(
-      ({durableAt}) => {
-        order.durable = true
-        this.metrics.latency.durable_ack.record((durableAt - receivedAt) * 1000)
-        this.publish('order_durable', order, {
-          orderId: order.orderId,
-          acceptSeq: order.acceptSeq,
-          clientOrderId: order.clientOrderId,
-          idempotencyKey: order.idempotencyKey,
-          status: order.status,
-        })
-      },
-      () => undefined,
-    )
+    this.pending.push({seq: appended.seq, order, receivedAt})
     this.scheduleDrain()
     return outcome
   }
@@ -352,9 +343,13 @@ export class Gateway {
       this.buckets.clear()
       this.ring.clear()
       this.walWarning = null
+      this.pending = []
+      this.pendingHead = 0
       for (const histogram of Object.values(this.metrics.latency)) histogram.reset()
       await this.openLog()
     }, true)
+    // Open streams hold orders that no longer exist: tell them to start over.
+    this.hub.broadcast('resync_required', {reason: 'the gateway was reset'}, undefined, this.ring.latestId())
     this.log.info('reset: WAL, audit chain, outbox offset and orders emptied')
   }
 
@@ -451,6 +446,30 @@ export class Gateway {
     return outcome
   }
 
+  /** order_durable for every accepted order up to `lastSeq`, which a group commit just made durable. */
+  private announceDurable(lastSeq: number, durableAt: number): void {
+    const pending = this.pending
+    let head = this.pendingHead
+    while (head < pending.length && (pending[head] as {seq: number}).seq <= lastSeq) {
+      const {order, receivedAt} = pending[head++] as {order: Order; receivedAt: number}
+      order.durable = true
+      this.metrics.latency.durable_ack.record((durableAt - receivedAt) * 1000)
+      this.publish('order_durable', order, {
+        orderId: order.orderId,
+        acceptSeq: order.acceptSeq,
+        clientOrderId: order.clientOrderId,
+        idempotencyKey: order.idempotencyKey,
+        status: order.status,
+      })
+    }
+    if (head === pending.length) {
+      this.pending = []
+      this.pendingHead = 0
+    } else {
+      this.pendingHead = head
+    }
+  }
+
   private scheduleDrain(): void {
     if (this.drainScheduled || !this.config.FASTPATH_DRAIN_ENABLE) return
     this.drainScheduled = true
@@ -489,7 +508,7 @@ export class Gateway {
 
   private publish(type: GatewayEventType, order: Order, data: Record<string, unknown>): void {
     const event = this.ring.push(type, order.accountId, order.orderId, data)
-    if (this.hub.stats().clients === 0) return
+    if (this.hub.size === 0) return
     this.hub.broadcast(type, toWire(event), (client) => matches(client.filter, event), event.id)
   }
 

@@ -189,3 +189,31 @@ function hasAudience(aud: unknown, expected: string): boolean {
 function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined
 }
+
+/**
+ * verifyJwt behind a bounded cache of tokens already verified, keyed by the whole token: a
+ * client sends the same token with every order, and its signature, claims and account cannot
+ * change without the token string changing. A cached token is still refused once it expires.
+ */
+export class TokenVerifier {
+  private readonly cache = new Map<string, {accountId: string; expiresAtMs: number}>()
+
+  constructor(
+    private readonly options: VerifyJwtOptions,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  /** The token's account, or a JwtError. */
+  verify(token: string): string {
+    const now = (this.options.now ?? Date.now)()
+    const cached = this.cache.get(token)
+    if (cached && now < cached.expiresAtMs) return cached.accountId
+    if (cached) this.cache.delete(token)
+    const {accountId, claims} = verifyJwt(token, this.options)
+    const skewMs = (this.options.clockSkewSeconds ?? defaultClockSkewSeconds) * 1000
+    const exp = typeof claims.exp === 'number' ? claims.exp * 1000 + skewMs : Number.POSITIVE_INFINITY
+    if (this.cache.size >= this.maxEntries) this.cache.clear()
+    this.cache.set(token, {accountId, expiresAtMs: exp})
+    return accountId
+  }
+}

@@ -1,3 +1,4 @@
+import {createServer} from 'node:http'
 import path from 'node:path'
 import type {RunningService, ServiceMain} from '../registry.js'
 import {parseConfig} from '../shared/config.js'
@@ -7,7 +8,9 @@ import {createRegistry} from '../shared/metrics.js'
 import {readAdminToken} from '../shared/service-base.js'
 import {gatewayConfig, resolveSecret} from './config.js'
 import {Gateway} from './gateway.js'
+import {TokenVerifier} from './jwt.js'
 import {gatewayMetrics} from './metrics.js'
+import {placeOrderHandler} from './place-order.js'
 import {registerGatewayRoutes} from './routes.js'
 
 /** The fast-path order gateway (SPEC §4.5). */
@@ -32,12 +35,32 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   })
   const opened = await Gateway.open(config, auditKey, metrics, logger)
   holder.gateway = opened
+  const tokens = new TokenVerifier({
+    secret: jwtSecret,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    clockSkewSeconds: config.JWT_CLOCK_SKEW_SEC,
+  })
+  const placeOrder = placeOrderHandler({
+    gateway: opened,
+    metrics,
+    tokens,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    logger,
+    answers: metrics.orderRequests,
+  })
   const app = createHttpServer({
     service: 'gateway',
     logger,
     registry,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     requestLogLevel: 'debug',
+    serverFactory: (handler) =>
+      createServer((req, res) => {
+        if (req.method === 'POST' && (req.url === '/orders' || req.url?.startsWith('/orders?')))
+          placeOrder(req, res)
+        else handler(req, res)
+      }),
     health: () => {
       const report = opened.health()
       return {...report, ok: report.status !== 'unhealthy'}
@@ -46,12 +69,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   registerGatewayRoutes(app, {
     gateway: opened,
     metrics,
-    jwt: {
-      secret: jwtSecret,
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      clockSkewSeconds: config.JWT_CLOCK_SKEW_SEC,
-    },
+    tokens,
     adminToken: await readAdminToken(config.POC_HOME ?? path.resolve(config.DATA_DIR, '..', '..')),
   })
   await listen(app, {host: config.HOST, port: config.PORT})

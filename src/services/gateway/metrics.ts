@@ -41,6 +41,7 @@ export interface GatewayMetrics {
   idempotencyHits: Counter
   idempotencyMisses: Counter
   unauthorized: Counter<'reason'>
+  orderRequests: Counter<'status'>
 }
 
 /**
@@ -141,6 +142,12 @@ export function gatewayMetrics(registry: Registry, gauges: GatewayGauges): Gatew
       'orders answered from an earlier request with the same key',
     ),
     idempotencyMisses: counter('gateway_idempotency_misses_total', 'orders with a key not seen before'),
+    orderRequests: new Counter({
+      name: 'gateway_order_requests_total',
+      help: 'POST /orders answers, by HTTP status',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
     unauthorized: new Counter({
       name: 'gateway_unauthorized_total',
       help: 'requests refused with 401, by reason',

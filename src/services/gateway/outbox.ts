@@ -21,7 +21,10 @@ export interface WalOutboxOptions {
   logger: Logger
   backoffBaseMs: number
   backoffMaxMs: number
-  /** Bytes read per round; a round is published, confirmed, then its offset saved. */
+  /**
+   * Bytes read per round; a round is published, confirmed, then its offset saved. Small, so a
+   * round never holds the event loop (shared with the fast path) for more than a fraction of a ms.
+   */
   chunkBytes?: number
 }
 
@@ -71,7 +74,7 @@ export class WalOutbox {
   private loop: Promise<void> | undefined
 
   constructor(options: WalOutboxOptions) {
-    this.options = {chunkBytes: 1 << 20, ...options}
+    this.options = {chunkBytes: 64 * 1024, ...options}
     this.log = options.logger.child({component: 'outbox'})
   }
 
@@ -162,9 +165,10 @@ export class WalOutbox {
 
   /** Publishes what is durable after the offset; false when there was nothing to do. */
   private async round(): Promise<boolean> {
+    // Connected even when idle, so a broker outage shows in /health before orders pile up.
+    const channel = await this.connect()
     const end = this.options.durableBytes()
     if (end <= this.saved.offset) return false
-    const channel = await this.connect()
     const length = Math.min(end - this.saved.offset, this.options.chunkBytes)
     const chunk = await this.read(this.saved.offset, length)
     const lastNewline = chunk.lastIndexOf(0x0a)

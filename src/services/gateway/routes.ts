@@ -1,15 +1,13 @@
-import {performance} from 'node:perf_hooks'
-import type {FastifyReply, FastifyRequest, FastifySchema} from 'fastify'
+import type {FastifyReply, FastifyRequest} from 'fastify'
 import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
-import type {OrderRequest} from './engine.js'
-import type {Gateway, Rejection} from './gateway.js'
-import {bearerToken, JwtError, verifyJwt, type VerifyJwtOptions} from './jwt.js'
+import type {Gateway} from './gateway.js'
+import {bearerToken, JwtError, type TokenVerifier} from './jwt.js'
 import type {GatewayMetrics} from './metrics.js'
 
 export interface GatewayRouteOptions {
   gateway: Gateway
   metrics: GatewayMetrics
-  jwt: VerifyJwtOptions
+  tokens: TokenVerifier
   adminToken: string | undefined
 }
 
@@ -20,48 +18,15 @@ declare module 'fastify' {
   }
 }
 
-const maxKeyLength = 128
-
-const orderBody = {
-  type: 'object',
-  required: ['symbol', 'side', 'type', 'qty'],
-  additionalProperties: false,
-  properties: {
-    symbol: {type: 'string', minLength: 1, maxLength: 32},
-    side: {type: 'string', enum: ['BUY', 'SELL']},
-    type: {type: 'string', enum: ['LIMIT', 'MARKET']},
-    qty: {type: 'number'},
-    price: {type: 'number', exclusiveMinimum: 0},
-    timeInForce: {type: 'string', enum: ['GTC', 'GTD']},
-    expireAt: {type: 'string', format: 'date-time'},
-    clientOrderId: {type: 'string', minLength: 1, maxLength: maxKeyLength},
-  },
-} as const
-
-const acceptedReply = {
-  type: 'object',
-  properties: {
-    orderId: {type: 'string'},
-    acceptSeq: {type: 'integer'},
-    requestId: {type: 'string'},
-    clientOrderId: {type: 'string'},
-    status: {type: 'string'},
-    replayed: {type: 'boolean'},
-  },
-} as const
-
-// Typed loosely on purpose: with the 202 schema's type fastify would only let the handler answer 202.
-const placeOrderSchema: FastifySchema = {body: orderBody, response: {202: acceptedReply}}
-
 const idParams = {
   type: 'object',
   properties: {id: {type: 'string', minLength: 1, maxLength: 64}},
 } as const
 
-/** The orders API, streams and audit endpoints of SPEC §4.5. */
+/** The orders API (but POST /orders, see place-order.ts), streams and audit endpoints of SPEC §4.5. */
 export function registerGatewayRoutes(
   app: HttpServer,
-  {gateway, metrics, jwt, adminToken}: GatewayRouteOptions,
+  {gateway, metrics, tokens, adminToken}: GatewayRouteOptions,
 ): void {
   app.decorateRequest('accountId', '')
 
@@ -76,7 +41,7 @@ export function registerGatewayRoutes(
       })
     }
     try {
-      return verifyJwt(token, jwt).accountId
+      return tokens.verify(token)
     } catch (error) {
       if (!(error instanceof JwtError)) throw error
       metrics.unauthorized.inc({reason: error.reason})
@@ -90,47 +55,7 @@ export function registerGatewayRoutes(
     request.accountId = authenticate(request, reply)
   }
 
-  app.post('/orders', {onRequest, schema: placeOrderSchema}, async (request, reply) => {
-    const receivedAt = performance.now()
-    const accountId = request.accountId
-    const body = request.body as OrderRequest
-    const header = request.headers['idempotency-key']
-    const key = (Array.isArray(header) ? header[0] : header) ?? body.clientOrderId
-    if (key === undefined || key === '') {
-      return reply.code(400).send({
-        status: 'REJECTED',
-        reason: 'IDEMPOTENCY_REQUIRED',
-        error: 'IDEMPOTENCY_REQUIRED',
-        message: 'send an Idempotency-Key header or a clientOrderId, so a retry cannot place the order twice',
-        requestId: request.id,
-      })
-    }
-    if (key.length > maxKeyLength) {
-      throw new HttpError(
-        400,
-        'validation_failed',
-        `Idempotency-Key is longer than ${maxKeyLength} characters`,
-        {
-          field: 'Idempotency-Key',
-        },
-      )
-    }
-    checkShape(body)
-    const outcome = gateway.place(accountId, key, body, receivedAt)
-    if (outcome.kind === 'rejected') return sendRejection(reply, request.id, body, outcome)
-    const order = outcome.order
-    metrics.latency.ack.record((performance.now() - receivedAt) * 1000)
-    return reply.code(202).send({
-      orderId: order.orderId,
-      acceptSeq: order.acceptSeq,
-      requestId: request.id,
-      clientOrderId: order.clientOrderId,
-      status: 'ACCEPTED',
-      ...(outcome.kind === 'replayed' ? {replayed: true} : {}),
-    })
-  })
-
-  app.get('/orders/client/:id', {onRequest, schema: {params: idParams}}, async (request, reply) => {
+  app.get('/orders/client/:id', {onRequest, schema: {params: idParams}}, async (request) => {
     const accountId = request.accountId
     return gateway.clientOrderStatus(accountId, (request.params as {id: string}).id)
   })
@@ -142,7 +67,7 @@ export function registerGatewayRoutes(
     return order
   }
 
-  app.get('/orders/:id', {onRequest, schema: {params: idParams}}, async (request, reply) => {
+  app.get('/orders/:id', {onRequest, schema: {params: idParams}}, async (request) => {
     return ownOrder(request, request.accountId)
   })
 
@@ -164,7 +89,7 @@ export function registerGatewayRoutes(
     return reply.code(202).send({orderId, status: 'CANCEL_REQUESTED', requestId: request.id})
   })
 
-  app.get('/orders/:id/events', {onRequest, schema: {params: idParams}}, async (request, reply) => {
+  app.get('/orders/:id/events', {onRequest, schema: {params: idParams}}, async (request) => {
     const order = ownOrder(request, request.accountId)
     const {events, complete} = gateway.orderEvents(order)
     return {orderId: order.orderId, events: events.map(toWireEvent), complete}
@@ -185,7 +110,7 @@ export function registerGatewayRoutes(
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const accountId = request.accountId
       const wanted = (request.params as {id: string}).id
       // Another account's events are as unknown as a missing account's.
@@ -227,34 +152,6 @@ export function registerGatewayRoutes(
     assertAdmin(request, adminToken)
     await gateway.reset()
     return {ok: true, orders: gateway.orders}
-  })
-}
-
-/** Rules JSON schema cannot say: a LIMIT order needs its price, a GTD order its expiry. */
-function checkShape(body: OrderRequest): void {
-  if (body.type === 'LIMIT' && body.price === undefined) {
-    throw new HttpError(400, 'validation_failed', 'body.price is required for a LIMIT order', {
-      field: 'price',
-    })
-  }
-  if (body.timeInForce === 'GTD' && body.expireAt === undefined) {
-    throw new HttpError(400, 'validation_failed', 'body.expireAt is required for a GTD order', {
-      field: 'expireAt',
-    })
-  }
-}
-
-function sendRejection(reply: FastifyReply, requestId: string, body: OrderRequest, outcome: Rejection) {
-  if ('retryAfterSec' in outcome && outcome.retryAfterSec !== undefined) {
-    void reply.header('retry-after', String(outcome.retryAfterSec))
-  }
-  return reply.code(outcome.status).send({
-    status: 'REJECTED',
-    reason: outcome.reason,
-    error: outcome.reason,
-    message: outcome.message,
-    requestId,
-    ...(body.clientOrderId === undefined ? {} : {clientOrderId: body.clientOrderId}),
   })
 }
 

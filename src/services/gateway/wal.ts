@@ -48,6 +48,10 @@ export interface WalFlush {
   records: number
   bytes: number
   fdatasyncUs: number
+  /** Every record up to this seq is now durable. */
+  lastSeq: number
+  /** performance.now() when the fdatasync returned. */
+  durableAt: number
 }
 
 export interface WalOptions {
@@ -113,9 +117,10 @@ interface Batch {
   lastHash: string
   lastAt: string
   firstEnqueuedAt: number
-  promises: Promise<WalDurable>[]
-  resolves: ((durable: WalDurable) => void)[]
-  rejects: ((error: Error) => void)[]
+  /** Undefined for records appended untracked. */
+  promises: (Promise<WalDurable> | undefined)[]
+  resolves: (((durable: WalDurable) => void) | undefined)[]
+  rejects: (((error: Error) => void) | undefined)[]
 }
 
 const HASH_FIELD = ',"hash":"'
@@ -224,6 +229,10 @@ export class Wal {
    * records that are not on disk, so the log stops until it is reopened (see `lastError`).
    */
   append(type: WalRecordType, data: unknown): WalAppend {
+    return this.appendRecord(type, data, true)
+  }
+
+  private appendRecord(type: WalRecordType, data: unknown, track: boolean): WalAppend {
     if (this.failure) {
       throw new Error(
         `the WAL ${this.file} stopped after a failed write (${this.failure.message}); ` +
@@ -269,17 +278,33 @@ export class Wal {
     batch.lastSeq = seq
     batch.lastHash = hash
     batch.lastAt = at
-    const durable = new Promise<WalDurable>((resolve, reject) => {
-      batch.resolves.push(resolve)
-      batch.rejects.push(reject)
-    })
-    batch.promises.push(durable)
+    let durable: Promise<WalDurable> | undefined
+    if (track) {
+      durable = new Promise<WalDurable>((resolve, reject) => {
+        batch.resolves.push(resolve)
+        batch.rejects.push(reject)
+      })
+      batch.promises.push(durable)
+    } else {
+      batch.resolves.push(undefined)
+      batch.rejects.push(undefined)
+      batch.promises.push(undefined)
+    }
 
     if (!this.inFlight) {
       if (batch.lines.length >= this.maxBatch) this.startFlush()
       else if (batch.lines.length === 1) this.scheduleFlush()
     }
-    return {seq, at, enqueuedAt, durable}
+    return {seq, at, enqueuedAt, durable: durable as Promise<WalDurable>}
+  }
+
+  /**
+   * append() without a promise per record, for a caller that follows durability through
+   * `onFlush` (its `lastSeq`) instead: thousands of orders a second need not each allocate one.
+   */
+  appendUntracked(type: WalRecordType, data: unknown): Omit<WalAppend, 'durable'> {
+    const {seq, at, enqueuedAt} = this.appendRecord(type, data, false)
+    return {seq, at, enqueuedAt}
   }
 
   /** The latest durable record: what an auditor writes down to detect a later rewrite of the file. */
@@ -443,11 +468,14 @@ export class Wal {
       this.counters.recordsWritten += batch.lines.length
       this.counters.bytesWritten += bytes.length
       this.counters.flushes++
-      for (let i = 0; i < batch.resolves.length; i++) batch.resolves[i]!({seq: batch.firstSeq + i, durableAt})
+      for (let i = 0; i < batch.resolves.length; i++)
+        batch.resolves[i]?.({seq: batch.firstSeq + i, durableAt})
       flush = {
         records: batch.lines.length,
         bytes: bytes.length,
         fdatasyncUs: Math.round((durableAt - syncStart) * 1000),
+        lastSeq: batch.lastSeq,
+        durableAt,
       }
     } catch (cause) {
       this.failure = new Error(
@@ -471,8 +499,8 @@ export class Wal {
   private rejectBatch(batch: Batch, error: Error): void {
     for (let i = 0; i < batch.rejects.length; i++) {
       // Health reports the failure through lastError; a caller that ignored `durable` must not crash.
-      batch.promises[i]!.catch(() => undefined)
-      batch.rejects[i]!(error)
+      batch.promises[i]?.catch(() => undefined)
+      batch.rejects[i]?.(error)
     }
   }
 

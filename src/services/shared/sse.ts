@@ -138,6 +138,11 @@ export class SseHub<F = undefined> {
     return reached
   }
 
+  /** Open streams (cheaper than stats() on a hot path). */
+  get size(): number {
+    return this.connections.size
+  }
+
   stats(): SseStats {
     return {clients: this.connections.size, sent: this.sent, dropped: this.dropped}
   }
