@@ -432,7 +432,7 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     })
   })
 
-  it('loses no order announced durable when killed with kill -9 under load', async () => {
+  it('loses no order announced durable when killed with kill -9 under load', async (t) => {
     const auth = token(`k9-${run}`)
     const durable = new Map<string, string>()
     const stream = collect('/stream', auth)
@@ -475,6 +475,9 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
       durable.set(data.orderId, data.idempotencyKey)
     }
     assert.ok(accepted >= durable.size)
+    t.diagnostic(
+      `at the kill: ${accepted} orders answered 202, ${durable.size} announced durable, 400 requests open`,
+    )
 
     await upStack(home, offset, 'gateway')
     const entries = [...durable]
