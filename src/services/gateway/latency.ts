@@ -33,6 +33,11 @@ export class LatencyHistogram {
     return this.histogram.totalCount
   }
 
+  /** The value at percentile `p` (0–100) in µs; 0 before the first value. */
+  percentile(p: number): number {
+    return this.histogram.totalCount === 0 ? 0 : this.histogram.getValueAtPercentile(p)
+  }
+
   /** p50/p99/p999 in µs; 0 before the first value. */
   percentiles(): {p50: number; p99: number; p999: number} {
     if (this.histogram.totalCount === 0) return {p50: 0, p99: 0, p999: 0}

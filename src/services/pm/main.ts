@@ -55,7 +55,12 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     logger,
     health: async () => {
       const state = await store.health()
-      return {ok: state.writable, state, sseClients: metricsHub.stats().clients}
+      return {
+        ok: state.writable,
+        state,
+        sseClients: metricsHub.stats().clients,
+        sse: {metrics: metricsHub.stats(), telemetry: telemetryHub.stats()},
+      }
     },
   })
   const {bus, app} = base
