@@ -27,6 +27,7 @@ export const testPortOffsets = {
   smoke: 6500,
   smokeFaults: 7000,
   gateway: 6200,
+  telemetry: 650,
 } as const
 
 export function makeHome(label: string): string {
