@@ -28,6 +28,7 @@ export const testPortOffsets = {
   smokeFaults: 7000,
   gateway: 6200,
   stress: 700,
+  telemetry: 650,
 } as const
 
 export function makeHome(label: string): string {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import {rmSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {readEventStream} from '../../src/checks/event-stream.js'
 import {registerPmRoutes} from '../../src/services/pm/routes.js'
 import {PmStore} from '../../src/services/pm/store.js'
 import {TelemetryStore} from '../../src/services/pm/telemetry.js'
@@ -199,5 +200,63 @@ describe('pm routes', () => {
       text += new TextDecoder().decode((await reader.read()).value)
     controller.abort()
     assert.match(text, /id: \d+\nevent: summary\ndata: \{.*"projects"/)
+  })
+
+  it('streams telemetry under each event’s own id, first replaying what a client missed after its Last-Event-ID', async () => {
+    const post = async (component: string, event: string) =>
+      assert.equal((await call('POST', '/api/v1/telemetry/ui', {component, event})).status, 204)
+    await post('replay-ui', 'seen')
+    const seen = (await call('GET', '/api/v1/telemetry/ui?component=replay-ui')).json?.items as {id: number}[]
+    const lastSeen = seen[0]?.id as number
+    await post('replay-ui', 'missed-1')
+    await post('replay-other', 'filtered-out')
+    await post('replay-ui', 'missed-2')
+
+    const read = async (
+      headers: Record<string, string>,
+      query: string,
+      count: number,
+      then?: () => Promise<void>,
+    ) => {
+      const controller = new AbortController()
+      const got: {id?: string; event: string; data: {id: number; event: string}}[] = []
+      const stream = readEventStream(`${url}/api/v1/telemetry/ui/stream?component=replay-ui${query}`, {
+        headers,
+        signal: controller.signal,
+      })
+      for await (const message of stream) {
+        got.push({id: message.id, event: message.event, data: JSON.parse(message.data)})
+        if (got.length === count - 1 && then) await then()
+        if (got.length === count) controller.abort()
+      }
+      return got
+    }
+    const viaHeader = await read({'last-event-id': String(lastSeen)}, '', 3, () => post('replay-ui', 'live'))
+    assert.deepEqual(
+      viaHeader.map((m) => [m.event, m.data.event, m.id === String(m.data.id)]),
+      [
+        ['telemetry', 'missed-1', true],
+        ['telemetry', 'missed-2', true],
+        ['telemetry', 'live', true],
+      ],
+    )
+    const viaQuery = await read({}, `&lastEventId=${lastSeen}`, 3)
+    assert.deepEqual(
+      viaQuery.map((m) => m.data.event),
+      ['missed-1', 'missed-2', 'live'],
+    )
+    const headerWins = await read(
+      {'last-event-id': String(viaHeader[1]?.data.id)},
+      `&lastEventId=${lastSeen}`,
+      1,
+    )
+    assert.deepEqual(
+      headerWins.map((m) => m.data.event),
+      ['live'],
+    )
+    const unknown = await read({'last-event-id': '999999'}, '', 1)
+    assert.equal(unknown[0]?.event, 'resync_required')
+    assert.equal(unknown[0]?.id, '999999', 'the notice leaves the resume point where it was')
+    assert.equal((await call('GET', '/api/v1/telemetry/ui/stream?lastEventId=nope')).status, 400)
   })
 })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {existsSync, readFileSync, rmSync, writeFileSync, appendFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import {TelemetryStore} from '../../src/services/pm/telemetry.js'
+import {TelemetryStore, parseLastEventId, parseQuery} from '../../src/services/pm/telemetry.js'
 import {makeHome} from '../helpers.js'
 
 function store(
@@ -145,5 +145,116 @@ describe('telemetry', () => {
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
+  })
+
+  it('replays, in order, the kept events after a Last-Event-ID that match the filters', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const s = await seeded(dir)
+      const replay = (after: number, query: Record<string, string> = {}) => {
+        const {resync, events} = s.replay(after, parseQuery(query))
+        return {resync, ids: events.map((e) => e.id)}
+      }
+      assert.deepEqual(replay(1), {resync: undefined, ids: [2, 3, 4]})
+      assert.deepEqual(replay(0, {origin: 'server'}), {resync: undefined, ids: [3, 4]})
+      assert.deepEqual(replay(2, {event: 'fallback'}), {resync: undefined, ids: [3]})
+      assert.deepEqual(replay(4), {resync: undefined, ids: []})
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('asks for a resync when events after the Last-Event-ID are no longer kept, then sends what is', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const s = store(dir, {keep: 3})
+      for (let i = 0; i < 6; i++) await s.record({component: 'ui', event: `e${i + 1}`})
+      const lost = s.replay(1, {})
+      assert.match(lost.resync?.reason ?? '', /up to id 3 are no longer kept/)
+      assert.equal(lost.resync?.lastEventId, 1)
+      assert.deepEqual(
+        lost.events.map((e) => e.id),
+        [4, 5, 6],
+      )
+      assert.equal(s.replay(3, {}).resync, undefined, 'id 3 was seen, so nothing after it is lost')
+      const unknown = s.replay(99, {})
+      assert.match(unknown.resync?.reason ?? '', /no event with id 99 was ever recorded/)
+      assert.deepEqual(
+        unknown.events.map((e) => e.id),
+        [4, 5, 6],
+      )
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('after a restart, knows which events it no longer keeps', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const first = store(dir, {keep: 3})
+      for (let i = 0; i < 5; i++) await first.record({component: 'ui', event: `e${i + 1}`})
+      const second = store(dir, {keep: 3})
+      await second.load()
+      assert.match(second.replay(1, {}).resync?.reason ?? '', /up to id 2 are no longer kept/)
+      assert.deepEqual(
+        second.replay(2, {}).events.map((e) => e.id),
+        [3, 4, 5],
+      )
+      assert.equal(second.replay(2, {}).resync, undefined)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('continues its ids after a restart that finds the log just rotated (or emptied by a crash mid-rotation)', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const log = path.join(dir, 'telemetry.log')
+      const first = store(dir, {maxLogBytes: 300, maxArchives: 2})
+      for (let i = 0; i < 12; i++)
+        await first.record({component: 'ui', event: `event-${i}`, detail: {pad: 'x'.repeat(60)}})
+      // The state a kill between the rename and the append leaves: the events are all in archives.
+      writeFileSync(`${log}.2`, readFileSync(`${log}.1`))
+      writeFileSync(`${log}.1`, readFileSync(log))
+      writeFileSync(log, '')
+      const second = store(dir, {maxLogBytes: 300, maxArchives: 2})
+      await second.load()
+      assert.equal((await second.record({component: 'ui', event: 'after'})).id, 13)
+      assert.deepEqual(
+        second.replay(9, {}).events.map((e) => e.event),
+        ['event-9', 'event-10', 'event-11', 'after'],
+      )
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('pushes an event to listeners only once it is kept, so replay and push never overlap', async () => {
+    const dir = makeHome('telemetry')
+    try {
+      const s = store(dir)
+      const keptWhenPushed: boolean[] = []
+      s.onEvent((event) =>
+        keptWhenPushed.push(s.replay(event.id - 1, {}).events.some((e) => e.id === event.id)),
+      )
+      const pending = s.record({component: 'ui', event: 'a'})
+      assert.equal(s.query({}).total, 0, 'not kept before it is in the log')
+      await Promise.all([pending, s.record({component: 'ui', event: 'b'})])
+      assert.deepEqual(keptWhenPushed, [true, true])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('reads a Last-Event-ID as a whole number, refusing anything else with 400', () => {
+    assert.equal(parseLastEventId(undefined), undefined)
+    assert.equal(parseLastEventId(''), undefined)
+    assert.equal(parseLastEventId('42'), 42)
+    for (const bad of ['abc', '-1', '1.5', '1e3', ['1']])
+      assert.throws(() => parseLastEventId(bad), {
+        status: 400,
+        code: 'validation_failed',
+        message: /^lastEventId:/,
+      })
   })
 })

@@ -16,7 +16,7 @@ import {
   projectAction,
 } from './domain.js'
 import type {PmStore} from './store.js'
-import {type TelemetryQuery, type TelemetryStore, matches, parseQuery} from './telemetry.js'
+import {type TelemetryQuery, type TelemetryStore, matches, parseLastEventId, parseQuery} from './telemetry.js'
 
 /** Publishes to the shard of the envelope's key; resolves once the event is durable (confirmed or in the outbox). */
 export interface ShardPublisher {
@@ -229,12 +229,28 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
     telemetry.query(request.query as Record<string, unknown>),
   )
 
+  // Each event goes out under its own id, so a client resumes with Last-Event-ID (or, on its
+  // first connect, ?lastEventId=) and first gets what it missed; the header wins because an
+  // EventSource reconnects to the same URL with the header of the last event it saw.
   app.get('/api/v1/telemetry/ui/stream', (request, reply) => {
-    const filter = parseQuery(request.query as Record<string, unknown>)
-    deps.telemetryHub.attach(request, reply, {filter})
+    const query = request.query as Record<string, unknown>
+    const filter = parseQuery(query)
+    const header = request.headers['last-event-id']
+    const resumeFrom = parseLastEventId((Array.isArray(header) ? header[0] : header) ?? query.lastEventId)
+    const client = deps.telemetryHub.attach(request, reply, {filter, lastEventId: resumeFrom?.toString()})
+    if (resumeFrom === undefined) return
+    const {resync, events} = telemetry.replay(resumeFrom, filter)
+    // Under the client's own id, so that notice does not move where it resumes from.
+    if (resync) deps.telemetryHub.send(client, 'resync_required', resync, String(resumeFrom))
+    for (const event of events) deps.telemetryHub.send(client, 'telemetry', event, String(event.id))
   })
   telemetry.onEvent((event) =>
-    deps.telemetryHub.broadcast('telemetry', event, (client) => matches(event, client.filter)),
+    deps.telemetryHub.broadcast(
+      'telemetry',
+      event,
+      (client) => matches(event, client.filter),
+      String(event.id),
+    ),
   )
 
   app.post('/admin/reset', async (request) => {

@@ -48,6 +48,11 @@ export const telemetryQuery = z.object({
 })
 export type TelemetryQuery = z.infer<typeof telemetryQuery>
 
+export interface TelemetryReplay {
+  resync?: {lastEventId: number; reason: string}
+  events: TelemetryEvent[]
+}
+
 export interface TelemetryOptions {
   logPath: string
   maxLogBytes: number
@@ -59,6 +64,8 @@ export class TelemetryStore {
   private readonly events: TelemetryEvent[] = []
   private readonly keep: number
   private nextId = 1
+  /** The highest id no longer kept in memory: resuming from before it misses events. */
+  private evictedUpTo = 0
   private writing = Promise.resolve()
   private readonly listeners = new Set<(event: TelemetryEvent) => void>()
 
@@ -66,33 +73,52 @@ export class TelemetryStore {
     this.keep = options.keep ?? 200
   }
 
-  /** Reload the newest events from the current log, so a restart keeps the recent history. */
+  /**
+   * Reload the newest events from the log, and its newest archive when a rotation left the log
+   * short, so a restart keeps the recent history and ids go on from the highest ever given:
+   * a client resuming with Last-Event-ID after the restart then neither misses nor repeats one.
+   */
   async load(): Promise<void> {
-    let text = ''
-    try {
-      text = await readFile(this.options.logPath, 'utf8')
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    const {logPath, maxArchives} = this.options
+    const files = [logPath, ...Array.from({length: maxArchives}, (_, i) => `${logPath}.${i + 1}`)]
+    const newestFirst: TelemetryEvent[][] = []
+    let wanted = this.keep
+    let older = false
+    let read = 0
+    for (const file of files) {
+      read++
+      const {events, more} = newestEvents(await readOptional(file), wanted)
+      if (events.length > 0) newestFirst.push(events)
+      wanted -= events.length
+      older = more
+      if (wanted === 0) break
     }
-    for (const line of text.split('\n').slice(-this.keep - 1)) {
-      if (line.trim() === '') continue
-      try {
-        const event = JSON.parse(line) as TelemetryEvent
-        if (typeof event.id === 'number' && typeof event.component === 'string') this.remember(event)
-      } catch {
-        // A line torn by a crash is skipped; the rest of the log is still good.
+    if (wanted === 0 && !older) {
+      for (const file of files.slice(read)) {
+        older = newestEvents(await readOptional(file), 1).events.length > 0
+        if (older) break
       }
     }
+    for (const event of newestFirst.reverse().flat()) this.remember(event)
+    const oldest = this.events[0]
+    // Events older than those read existed; a client that last saw one of them has lost some.
+    if (older && oldest) this.evictedUpTo = Math.max(this.evictedUpTo, oldest.id - 1)
     this.nextId = Math.max(0, ...this.events.map((e) => e.id)) + 1
   }
 
   async record(input: unknown, now = new Date()): Promise<TelemetryEvent> {
     const data = parseInput(telemetryInput, input)
     const event: TelemetryEvent = {id: this.nextId++, ...data, receivedAt: now.toISOString()}
-    this.remember(event)
-    this.writing = this.writing.then(() => this.append(event))
-    await this.writing
-    for (const listener of this.listeners) listener(event)
+    // Kept and pushed only once it is in the log, one event at a time in id order: a stream
+    // that replays what is kept and then follows the pushes can neither miss nor repeat one.
+    const stored = this.writing.then(async () => {
+      await this.append(event)
+      this.remember(event)
+      for (const listener of this.listeners) listener(event)
+    })
+    // One failed append must not fail every later event.
+    this.writing = stored.catch(() => undefined)
+    await stored
     return event
   }
 
@@ -123,9 +149,30 @@ export class TelemetryStore {
     }
   }
 
+  /**
+   * What a client that last saw `lastEventId` missed, oldest first, among the kept events that
+   * match `query`; `resync` when some of it is no longer kept, or when the id is one this pm
+   * never gave (its log was removed), so the client knows the replay is not complete.
+   */
+  replay(lastEventId: number, query: Partial<TelemetryQuery>): TelemetryReplay {
+    const kept = (after: number) => this.events.filter((e) => e.id > after && matches(e, query))
+    if (lastEventId >= this.nextId) {
+      const reason = `no event with id ${lastEventId} was ever recorded by this pm (was its log removed?)`
+      return {resync: {lastEventId, reason}, events: kept(0)}
+    }
+    if (lastEventId < this.evictedUpTo) {
+      const reason = `events up to id ${this.evictedUpTo} are no longer kept (pm keeps the last ${this.keep})`
+      return {resync: {lastEventId, reason}, events: kept(lastEventId)}
+    }
+    return {events: kept(lastEventId)}
+  }
+
   private remember(event: TelemetryEvent): void {
     this.events.push(event)
-    if (this.events.length > this.keep) this.events.splice(0, this.events.length - this.keep)
+    if (this.events.length > this.keep) {
+      for (const evicted of this.events.splice(0, this.events.length - this.keep))
+        this.evictedUpTo = Math.max(this.evictedUpTo, evicted.id)
+    }
   }
 
   private async append(event: TelemetryEvent): Promise<void> {
@@ -160,6 +207,23 @@ export function parseQuery(raw: Record<string, unknown>): TelemetryQuery {
   return query
 }
 
+/** Where a stream client resumes: the id of the last event it saw, if it says one. */
+export function parseLastEventId(value: unknown): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const id = typeof value === 'string' && /^\d{1,15}$/.test(value.trim()) ? Number(value) : Number.NaN
+  if (!Number.isSafeInteger(id)) {
+    throw new HttpError(
+      400,
+      'validation_failed',
+      `lastEventId: expected an event id (a whole number), got ${JSON.stringify(value)}`,
+      {
+        field: 'lastEventId',
+      },
+    )
+  }
+  return id
+}
+
 /** The filters of SPEC §4.1; also used by the telemetry SSE stream. */
 export function matches(event: TelemetryEvent, query: Partial<TelemetryQuery>): boolean {
   if (query.component !== undefined && event.component !== query.component) return false
@@ -172,6 +236,33 @@ export function matches(event: TelemetryEvent, query: Partial<TelemetryQuery>): 
   if (query.since !== undefined && Date.parse(event.receivedAt) < Date.parse(query.since)) return false
   if (query.until !== undefined && Date.parse(event.receivedAt) > Date.parse(query.until)) return false
   return true
+}
+
+async function readOptional(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return ''
+    throw error
+  }
+}
+
+/** The last `wanted` events of a log, and whether it holds more before them. */
+function newestEvents(text: string, wanted: number): {events: TelemetryEvent[]; more: boolean} {
+  const lines = text.split('\n')
+  const events: TelemetryEvent[] = []
+  let i = lines.length - 1
+  for (; i >= 0 && events.length < wanted; i--) {
+    const line = lines[i] as string
+    if (line.trim() === '') continue
+    try {
+      const event = JSON.parse(line) as TelemetryEvent
+      if (typeof event.id === 'number' && typeof event.component === 'string') events.push(event)
+    } catch {
+      // A line torn by a crash is skipped; the rest of the log is still good.
+    }
+  }
+  return {events: events.reverse(), more: lines.slice(0, i + 1).some((line) => line.trim() !== '')}
 }
 
 function compare(a: unknown, b: unknown): number {
