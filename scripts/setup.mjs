@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run setup: install the npm dependencies, build, and install the Debian packages the
 // native runtime needs when they are missing. The package list comes from the built
-// component catalog, so it never drifts from what `poc up` looks for.
+// component catalog, so it never drifts from what `poc up` looks for; the harness's own
+// tools, which are not stack components, are listed here.
 import {spawnSync} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
@@ -25,22 +26,31 @@ const {findBinary} = await import(path.join(root, 'dist/stack/native.js'))
 const requirements = catalog.flatMap((spec) => spec.native?.binaries ?? [])
 const missing = [...new Set(requirements.filter((r) => !findBinary(r)).map((r) => r.debianPackage))]
 
+// Tools of the harness, not of the stack, so the catalog does not list them. Chromium is the
+// browser test/integration/bench-report-browser.test.ts opens the bench HTML report in; that
+// test looks at this path only.
+const harnessTools = [
+  {name: 'chromium', candidates: ['/usr/bin/chromium'], debianPackage: 'chromium', searchPath: false},
+]
+const missingTools = harnessTools.filter((t) => !findBinary(t)).map((t) => t.debianPackage)
+
 if (missing.length === 0) {
   console.log(
     'setup: the native runtime has everything it needs (rabbitmq-server, redis-server, prometheus).',
   )
-} else {
-  installDebianPackages(missing)
 }
+if (missingTools.length === 0) console.log('setup: the harness has its tools (chromium).')
+if (missing.length + missingTools.length > 0) installDebianPackages(missing, missingTools)
 console.log('setup: done. Next: npx poc up')
 
-function installDebianPackages(packages) {
+function installDebianPackages(components, tools) {
+  const packages = [...components, ...tools]
   const command = `apt-get install -y ${packages.join(' ')}`
   const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : ''
   if (!/^ID(_LIKE)?=.*\b(debian|ubuntu)\b/m.test(osRelease)) {
     console.log(`setup: not on Debian or Ubuntu, so these are not installed: ${packages.join(', ')}.`)
     console.log(
-      'setup: install RabbitMQ, Redis and Prometheus with your package manager (poc doctor tells what is missing).',
+      'setup: install RabbitMQ, Redis, Prometheus and Chromium with your package manager (poc doctor tells what is missing).',
     )
     return
   }
@@ -54,7 +64,6 @@ function installDebianPackages(packages) {
     isRoot
       ? run(command, args, options)
       : run('sudo', ['-n', '--preserve-env=DEBIAN_FRONTEND', command, ...args], options)
-  console.log(`setup: installing ${packages.join(', ')} for the native runtime`)
   // poc runs its own instances on its own ports: keep the packages' system-wide services from
   // starting (policy-rc.d, as Debian's container images do), so they never hold 5672 or 6379.
   const policy = '/usr/sbin/policy-rc.d'
@@ -63,7 +72,17 @@ function installDebianPackages(packages) {
   try {
     const env = {...process.env, DEBIAN_FRONTEND: 'noninteractive'}
     asRoot('apt-get', ['update', '-qq'], {env})
-    asRoot('apt-get', ['install', '-y', '-qq', ...packages], {env})
+    // A harness tool apt cannot provide (some Ubuntu releases ship Chromium only as a snap) must
+    // not keep the runtime's packages from being installed: the test that needs it says why it skips.
+    const unavailable = tools.filter(
+      (p) => spawnSync('apt-cache', ['show', p], {stdio: 'ignore'}).status !== 0,
+    )
+    for (const p of unavailable) console.log(`setup: apt has no ${p} package here; install it by hand.`)
+    const installable = [...components, ...tools.filter((p) => !unavailable.includes(p))]
+    if (installable.length > 0) {
+      console.log(`setup: installing ${installable.join(', ')}`)
+      asRoot('apt-get', ['install', '-y', '-qq', ...installable], {env})
+    }
   } finally {
     if (ownPolicy) asRoot('rm', ['-f', policy])
   }
@@ -72,7 +91,7 @@ function installDebianPackages(packages) {
     'redis-server': 'redis-server',
     prometheus: 'prometheus',
   }
-  const installedUnits = packages.map((p) => units[p]).filter(Boolean)
+  const installedUnits = components.map((p) => units[p]).filter(Boolean)
   if (installedUnits.length > 0 && existsSync('/run/systemd/system')) {
     console.log(`setup: disabling the system-wide services poc does not use: ${installedUnits.join(', ')}`)
     spawnSync(
