@@ -29,6 +29,7 @@ export const testPortOffsets = {
   gateway: 6200,
   stress: 700,
   telemetry: 650,
+  bench: 850,
 } as const
 
 export function makeHome(label: string): string {

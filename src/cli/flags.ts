@@ -21,15 +21,20 @@ export function parseComponentList(values: string[] | undefined): ComponentName[
   return [...new Set(names)] as ComponentName[]
 }
 
-export const durationFlag = Flags.custom<number>({
-  parse: async (input) => {
+function durationParser(allowZero: boolean) {
+  return async (input: string) => {
     const ms = parseDuration(input)
     // A CLIError keeps its exit code through oclif's parser: a bad value is a usage error (2).
-    if (ms === undefined || ms <= 0)
+    if (ms === undefined || ms < 0 || (ms === 0 && !allowZero))
       throw new Errors.CLIError(`expected a duration such as 90s, 2m or 1500ms, got "${input}"`, {exit: 2})
     return ms
-  },
-})
+  }
+}
+
+export const durationFlag = Flags.custom<number>({parse: durationParser(false)})
+
+/** A duration that may be 0 (no ramp, no warm-up). */
+export const durationOrZeroFlag = Flags.custom<number>({parse: durationParser(true)})
 
 export const portOffsetFlag = Flags.integer({
   description: 'Shift every port by this much, so a second stack can run beside another.',

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PocCommand, exitCodesHelp} from '../../cli/base-command.js'
-import {durationFlag} from '../../cli/flags.js'
+import {durationFlag, durationOrZeroFlag} from '../../cli/flags.js'
 import {defaultStreamUrl, parseHeader, type StressSseResult, stressSse} from '../../checks/stress-sse.js'
 import {ExitCode, usageError} from '../../stack/errors.js'
 
@@ -39,7 +39,7 @@ ${exitCodesHelp}`
       default: '1.0',
       description: 'The share of clients (0 to 1) that must get their first event in time.',
     }),
-    ramp: durationFlag({
+    ramp: durationOrZeroFlag({
       default: 0,
       defaultHelp: async () => '0s',
       description: 'Start the clients evenly over this long instead of all at once.',

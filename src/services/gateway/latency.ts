@@ -1,4 +1,4 @@
-import {type Histogram, build} from 'hdr-histogram-js'
+import {type Histogram, build, decodeFromCompressedBase64, encodeIntoCompressedBase64} from 'hdr-histogram-js'
 
 /** 1 µs to 60 s at 3 significant digits: every latency the gateway can see, in a few KiB. */
 const lowestUs = 1
@@ -22,6 +22,19 @@ export class LatencyHistogram {
   record(us: number): void {
     // Values outside the trackable range are clamped rather than lost.
     this.histogram.recordValue(Math.min(Math.max(Math.round(us), lowestUs), highestUs))
+  }
+
+  /** The whole distribution, compressed (HdrHistogram's base64 format), for a client to subtract two snapshots. */
+  encode(): string {
+    return encodeIntoCompressedBase64(this.histogram)
+  }
+
+  /** The values recorded between two encoded snapshots of one histogram (later minus earlier). */
+  static between(earlier: string, later: string): LatencyHistogram {
+    const result = new LatencyHistogram()
+    result.histogram.add(decodeFromCompressedBase64(later, 32, false))
+    result.histogram.subtract(decodeFromCompressedBase64(earlier, 32, false))
+    return result
   }
 
   /** Forgets every value (an admin reset). */

@@ -148,6 +148,13 @@ export function registerGatewayRoutes(
 
   app.get('/audit/anchor', async () => gateway.anchor())
 
+  // The latency histograms whole, so a client (poc bench) can subtract a snapshot taken before its
+  // run from one taken after and get exact percentiles of its own window.
+  app.get('/metrics/hdr', async () => ({
+    takenAt: new Date().toISOString(),
+    histograms: Object.fromEntries(Object.entries(metrics.latency).map(([name, h]) => [name, h.encode()])),
+  }))
+
   app.post('/admin/reset', async (request) => {
     assertAdmin(request, adminToken)
     await gateway.reset()

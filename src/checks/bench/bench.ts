@@ -1,0 +1,349 @@
+import {readFile} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {parse as parseYaml} from 'yaml'
+import {z} from 'zod'
+import {packageRoot} from '../../lib/package-root.js'
+import {LatencyHistogram} from '../../services/gateway/latency.js'
+import {ExitCode, PocError, errorMessage, usageError} from '../../stack/errors.js'
+import type {PocHome} from '../../stack/home.js'
+import {issueDevToken} from '../../stack/secrets.js'
+import {loadTarget} from '../smoke/target.js'
+import {type LoadHooks, type LoadTarget, runLoad, summarize} from './load.js'
+import {type BenchPhase, type BenchResult, type Percentiles, benchVersion} from './result.js'
+
+export const profilesDir = path.join(packageRoot, 'fixtures', 'bench', 'profiles')
+export const profileNames = ['steady', 'burst', 'skew'] as const
+
+const phaseSchema = z
+  .object({
+    name: z.string().min(1),
+    duration_sec: z.number().positive(),
+    rate: z.number().positive().optional(),
+    rate_start: z.number().nonnegative().optional(),
+    rate_end: z.number().nonnegative().optional(),
+  })
+  .refine((p) => p.rate !== undefined || (p.rate_start !== undefined && p.rate_end !== undefined), {
+    message: 'a phase needs rate, or rate_start and rate_end',
+  })
+const profileSchema = z.object({
+  name: z.string().min(1),
+  warmup_sec: z.number().nonnegative().default(2),
+  phases: z.array(phaseSchema).min(1),
+  keys: z.record(z.string(), z.number().nonnegative()).optional(),
+})
+
+export interface BenchProfile {
+  name: string
+  warmupSec: number
+  phases: BenchPhase[]
+  keys?: Record<string, number>
+}
+
+/** A profile from fixtures/bench/profiles/<name>.yaml, with rate shorthand expanded. */
+export async function loadProfile(name: string): Promise<BenchProfile> {
+  const file = path.join(profilesDir, `${name}.yaml`)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch {
+    throw usageError(`there is no bench profile "${name}"`, [`Use one of: ${profileNames.join(', ')}.`])
+  }
+  const parsed = profileSchema.safeParse(parseYaml(text))
+  if (!parsed.success) {
+    throw new PocError(`the bench profile ${file} is invalid: ${parsed.error.issues[0]?.message}`, {
+      exitCode: ExitCode.unavailable,
+      code: 'bad_profile',
+    })
+  }
+  const {data} = parsed
+  return {
+    name: data.name,
+    warmupSec: data.warmup_sec,
+    keys: data.keys,
+    phases: data.phases.map((p) => ({
+      name: p.name,
+      duration_sec: p.duration_sec,
+      rate_start: p.rate ?? (p.rate_start as number),
+      rate_end: p.rate ?? (p.rate_end as number),
+    })),
+  }
+}
+
+export interface BenchRequest {
+  /** A named profile; without one (or with --rate alone) a constant rate. */
+  profile?: string
+  /** Constant rate; with a profile, its peak is scaled to this. */
+  rate?: number
+  /** Stretches or shrinks the profile (or sets the constant run's length). */
+  durationSec?: number
+  warmupSec?: number
+  connections: number
+  /** Any HTTP endpoint instead of the gateway's POST /orders. */
+  url?: string
+  method?: string
+  body?: string
+  headers: Record<string, string>
+  runnerLabel: string
+}
+
+export interface BenchHooks extends Omit<LoadHooks, 'onMeasureStart'> {
+  home: PocHome
+}
+
+/** The plan a request describes: a profile (scaled) or a constant rate. */
+export async function planOf(request: BenchRequest): Promise<BenchProfile> {
+  let profile: BenchProfile
+  if (request.profile !== undefined || request.rate === undefined) {
+    profile = await loadProfile(request.profile ?? 'steady')
+    if (request.rate !== undefined) {
+      const peak = Math.max(...profile.phases.flatMap((p) => [p.rate_start, p.rate_end]))
+      const factor = request.rate / peak
+      profile.phases = profile.phases.map((p) => ({
+        ...p,
+        rate_start: p.rate_start * factor,
+        rate_end: p.rate_end * factor,
+      }))
+    }
+  } else {
+    const duration = request.durationSec ?? 30
+    profile = {
+      name: 'constant',
+      warmupSec: 2,
+      phases: [{name: 'constant', duration_sec: duration, rate_start: request.rate, rate_end: request.rate}],
+    }
+  }
+  if (request.durationSec !== undefined) {
+    const total = profile.phases.reduce((sum, p) => sum + p.duration_sec, 0)
+    const factor = request.durationSec / total
+    profile.phases = profile.phases.map((p) => ({...p, duration_sec: p.duration_sec * factor}))
+  }
+  if (request.warmupSec !== undefined) profile.warmupSec = request.warmupSec
+  return profile
+}
+
+interface GatewaySnapshot {
+  histograms: Record<string, string>
+  counters: Map<string, number>
+}
+
+/** Bench accounts: the gateway's per-account token bucket must not be what limits the run. */
+const accounts = 8
+const orderSymbols = ['BTC', 'ETH', 'XRP', 'SOL', 'ADA']
+
+/**
+ * Runs the load and assembles the bench.v1 result. Against the gateway (no --url) it sends valid
+ * orders with unique Idempotency-Keys and reads the gateway's own histograms before and after the
+ * measured window; against any other URL it reports the client side only.
+ */
+export async function runBench(request: BenchRequest, hooks: BenchHooks): Promise<BenchResult> {
+  const profile = await planOf(request)
+  const runId = Date.now().toString(36)
+  let target: LoadTarget
+  let gateway: string | undefined
+  if (request.url === undefined) {
+    const stack = await loadTarget(hooks.home)
+    if (!stack.running.has('gateway')) {
+      throw new PocError('the gateway is not running, and without --url poc bench loads it', {
+        exitCode: ExitCode.unavailable,
+        code: 'gateway_not_running',
+        suggestions: ['Start it with: poc up', 'Or aim the load elsewhere with --url.'],
+      })
+    }
+    gateway = stack.url('gateway')
+    const tokens = await Promise.all(
+      Array.from({length: accounts}, async (_, i) => {
+        const {token} = await issueDevToken(hooks.home, {
+          accountId: `bench-${runId}-${i}`,
+          ttlSeconds: 86_400,
+        })
+        return token
+      }),
+    )
+    const symbols = weightedPicker(profile.keys ?? {BTC: 1})
+    target = {
+      url: `${gateway}/orders`,
+      method: 'POST',
+      headers: (n) => ({
+        'content-type': 'application/json',
+        authorization: `Bearer ${tokens[n % accounts]}`,
+        'idempotency-key': `bench-${runId}-${n}`,
+        ...request.headers,
+      }),
+      // Both sides around one price, so the books match and rest as real flow does.
+      body: (n) =>
+        `{"symbol":"${symbols(n)}","side":"${n % 2 ? 'BUY' : 'SELL'}","type":"LIMIT","qty":1,"price":${95 + (n % 11)}}`,
+    }
+  } else {
+    let url: URL
+    try {
+      url = new URL(request.url)
+    } catch {
+      throw usageError(`--url is not a URL: ${request.url}`)
+    }
+    if (url.protocol !== 'http:') throw usageError(`--url must be http://, got ${url.protocol}`)
+    const method = (request.method ?? (request.body === undefined ? 'GET' : 'POST')).toUpperCase()
+    target = {url: url.href, method, headers: () => request.headers, body: () => request.body}
+  }
+
+  let before: GatewaySnapshot | undefined
+  const stats = await runLoad(
+    {phases: profile.phases, warmupSec: profile.warmupSec, connections: request.connections},
+    target,
+    {
+      ...hooks,
+      onMeasureStart: async () => {
+        if (gateway) before = await snapshot(gateway)
+      },
+    },
+  )
+  const after = gateway && before ? await snapshot(gateway) : undefined
+  const server = before && after ? serverFigures(before, after) : undefined
+
+  const attempted = stats.requests + stats.unsent
+  const failures = stats.errors + stats.unsent + (stats.completed - stats.ok)
+  const curvePoints = [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100]
+  const result: BenchResult = {
+    version: benchVersion,
+    timestamp: new Date().toISOString(),
+    environment: {
+      runner_label: request.runnerLabel,
+      hostname: os.hostname(),
+      os: `${os.type()} ${os.release()}`,
+      node: process.version,
+      cpus: os.cpus().length,
+      cpu_model: os.cpus()[0]?.model,
+      memory_gib: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    },
+    profile: {
+      name: profile.name,
+      duration_sec: round(profile.phases.reduce((sum, p) => sum + p.duration_sec, 0)),
+      warmup_sec: profile.warmupSec,
+      connections: request.connections,
+      target: `${target.method} ${target.url}`,
+      phases: profile.phases.map((p) => ({
+        ...p,
+        duration_sec: round(p.duration_sec),
+        rate_start: round(p.rate_start),
+        rate_end: round(p.rate_end),
+      })),
+      ...(profile.keys ? {keys: profile.keys} : {}),
+    },
+    metrics: {
+      ...(server
+        ? {
+            fast_path: {process_latency_us: server.fastPath, drop_count: server.drops},
+            persistence_queue: {
+              wal_enqueue_latency_us: server.walEnqueue,
+              durable_ack_latency_us: server.durableAck,
+              fdatasync_latency_us: server.fdatasync,
+              error_count: server.walErrors,
+            },
+          }
+        : {}),
+      summary: {
+        ...(server && server.fastPath.p50 > 0
+          ? {tail_ratio: round(Math.max(1, server.fastPath.p99 / server.fastPath.p50))}
+          : {}),
+        throughput_events_per_sec: round(stats.ok / stats.measuredSec),
+        error_rate_percent: attempted === 0 ? 0 : round((failures / attempted) * 100, 4),
+      },
+      http: {
+        requests: stats.requests,
+        completed: stats.completed,
+        errors: stats.errors,
+        late_sends: stats.lateSends,
+        unsent: stats.unsent,
+        achieved_rate: round(stats.achievedRate),
+        target_rate: round(stats.targetRate),
+        status_counts: stats.statusCounts,
+        ...(Object.keys(stats.errorCauses).length > 0 ? {error_causes: stats.errorCauses} : {}),
+        corrected_latency_us: summarize(stats.corrected),
+        raw_latency_us: summarize(stats.raw),
+        percentile_curve: curvePoints.map((percentile) => ({
+          percentile,
+          corrected_us: stats.corrected.percentile(percentile),
+          raw_us: stats.raw.percentile(percentile),
+        })),
+      },
+    },
+  }
+  return result
+}
+
+function round(value: number, digits = 2): number {
+  const f = 10 ** digits
+  return Math.round(value * f) / f
+}
+
+/** n → a symbol, in the profile's proportions, spread evenly rather than at random (repeatable runs). */
+export function weightedPicker(weights: Record<string, number>): (n: number) => string {
+  const entries = Object.entries(weights).filter(([, w]) => w > 0)
+  if (entries.length === 0) return () => 'BTC'
+  const unknown = entries.map(([s]) => s).filter((s) => !orderSymbols.includes(s))
+  if (unknown.length > 0)
+    throw usageError(`the profile's keys name symbols the gateway does not trade: ${unknown.join(', ')}`)
+  const total = entries.reduce((sum, [, w]) => sum + w, 0)
+  const slots = 1000
+  const table: string[] = []
+  for (const [symbol, weight] of entries) {
+    for (let i = 0; i < Math.round((weight / total) * slots); i++) table.push(symbol)
+  }
+  // Interleave so a window of requests has the mix, not one symbol after another.
+  const stride = 397
+  return (n) => table[(n * stride) % table.length] as string
+}
+
+async function snapshot(gateway: string): Promise<GatewaySnapshot> {
+  try {
+    const [hdr, text] = await Promise.all([
+      fetch(`${gateway}/metrics/hdr`).then((r) => r.json() as Promise<{histograms: Record<string, string>}>),
+      fetch(`${gateway}/metrics`).then((r) => r.text()),
+    ])
+    const counters = new Map<string, number>()
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('gateway_')) continue
+      const space = line.lastIndexOf(' ')
+      counters.set(
+        line
+          .slice(0, space)
+          .replace(/,?service="gateway"/, '')
+          .replace('{}', ''),
+        Number(line.slice(space + 1)),
+      )
+    }
+    return {histograms: hdr.histograms, counters}
+  } catch (error) {
+    throw new PocError(`cannot read the gateway's metrics at ${gateway}: ${errorMessage(error)}`, {
+      exitCode: ExitCode.unavailable,
+      code: 'gateway_metrics',
+    })
+  }
+}
+
+function serverFigures(before: GatewaySnapshot, after: GatewaySnapshot) {
+  const window = (name: string): Percentiles => {
+    const h = LatencyHistogram.between(before.histograms[name] ?? '', after.histograms[name] ?? '')
+    const p = h.percentiles()
+    return {...p, count: h.count}
+  }
+  const delta = (predicate: (name: string) => boolean) => {
+    let sum = 0
+    for (const [name, value] of after.counters) {
+      if (predicate(name)) sum += value - (before.counters.get(name) ?? 0)
+    }
+    return sum
+  }
+  return {
+    fastPath: window('fast_path_processing'),
+    walEnqueue: window('wal_enqueue'),
+    durableAck: window('durable_ack'),
+    fdatasync: window('fdatasync'),
+    // What the fast path refused for load: a full queue or a backpressure limit.
+    drops: delta(
+      (n) =>
+        n === 'gateway_reject_total{reason="QUEUE_REJECT"}' || /^gateway_backpressure_\w+_total$/.test(n),
+    ),
+    walErrors: delta((n) => n === 'gateway_reject_total{reason="WAL_UNAVAILABLE"}'),
+  }
+}

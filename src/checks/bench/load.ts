@@ -1,0 +1,265 @@
+import {performance} from 'node:perf_hooks'
+import {setTimeout as delay} from 'node:timers/promises'
+import {Pool} from 'undici'
+import {LatencyHistogram} from '../../services/gateway/latency.js'
+import type {BenchPhase, ClientPercentiles} from './result.js'
+
+/*
+ * An open-model HTTP load generator (SPEC §6.4): requests leave on a schedule fixed in advance
+ * by the arrival rate, whether or not earlier ones have been answered, and each one's latency is
+ * measured from the time it was *meant* to leave (coordinated omission corrected, as wrk2 does)
+ * and, separately, from when it actually left (raw). A server that stalls therefore shows in the
+ * corrected figures even though the requests it held back were sent late.
+ */
+
+export interface LoadPlan {
+  phases: BenchPhase[]
+  /** Leading seconds at the first phase's start rate, sent but not measured. */
+  warmupSec: number
+  connections: number
+  /** Requests waiting for an answer beyond which new ones are not sent but counted as unsent. */
+  maxInflight?: number
+}
+
+export interface LoadTarget {
+  url: string
+  method: string
+  headers: (n: number) => Record<string, string>
+  body: (n: number) => string | undefined
+}
+
+export interface LoadStats {
+  requests: number
+  completed: number
+  errors: number
+  lateSends: number
+  unsent: number
+  statusCounts: Record<string, number>
+  errorCauses: Record<string, number>
+  measuredSec: number
+  achievedRate: number
+  targetRate: number
+  corrected: LatencyHistogram
+  raw: LatencyHistogram
+  /** 2xx answers to measured requests. */
+  ok: number
+}
+
+export interface LoadHooks {
+  signal?: AbortSignal
+  /** At the end of the warm-up, when the measured window starts (for server-side snapshots). */
+  onMeasureStart?(): void | Promise<void>
+  /** About once a second while measuring. */
+  onProgress?(progress: {elapsedSec: number; totalSec: number; sent: number; inflight: number}): void
+}
+
+/** A request sent this much after its intended time means the generator could not keep up. */
+export const lateThresholdMs = 10
+
+/** Rate at `t` seconds into the plan (warm-up excluded) and the number of requests due by then. */
+export class Schedule {
+  private readonly starts: number[] = []
+  private readonly counts: number[] = []
+  readonly totalSec: number
+  readonly totalRequests: number
+
+  constructor(private readonly phases: BenchPhase[]) {
+    let t = 0
+    let n = 0
+    for (const phase of phases) {
+      this.starts.push(t)
+      this.counts.push(n)
+      t += phase.duration_sec
+      n += ((phase.rate_start + phase.rate_end) / 2) * phase.duration_sec
+    }
+    this.totalSec = t
+    this.totalRequests = Math.floor(n)
+  }
+
+  /** Requests due in [0, t]: the integral of the rate. */
+  dueBy(t: number): number {
+    if (t <= 0) return 0
+    if (t >= this.totalSec) return this.totalRequests
+    const i = this.phaseAt(t)
+    const phase = this.phases[i] as BenchPhase
+    const local = t - (this.starts[i] as number)
+    const slope = (phase.rate_end - phase.rate_start) / phase.duration_sec
+    return Math.floor((this.counts[i] as number) + phase.rate_start * local + (slope * local * local) / 2)
+  }
+
+  /** When request number `k` (0-based) is due: the inverse of dueBy. */
+  timeOf(k: number): number {
+    const target = k + 1
+    let i = this.phases.length - 1
+    while (i > 0 && (this.counts[i] as number) >= target) i--
+    const phase = this.phases[i] as BenchPhase
+    const need = target - (this.counts[i] as number)
+    const slope = (phase.rate_end - phase.rate_start) / phase.duration_sec
+    const local =
+      Math.abs(slope) < 1e-9
+        ? need / phase.rate_start
+        : (-phase.rate_start + Math.sqrt(phase.rate_start ** 2 + 2 * slope * need)) / slope
+    return (this.starts[i] as number) + Math.min(Math.max(local, 0), phase.duration_sec)
+  }
+
+  private phaseAt(t: number): number {
+    let i = 0
+    while (i + 1 < this.starts.length && (this.starts[i + 1] as number) <= t) i++
+    return i
+  }
+}
+
+interface Exchange {
+  status: number
+  /** When a connection took the request (undici's onConnect): the start of the raw latency. */
+  sentAt: number | undefined
+  at: number
+}
+
+/**
+ * One request through undici's dispatcher API, which says when the request left the pool's queue
+ * for a connection: raw latency starts there, as a closed-loop tool (wrk, autocannon) measures it,
+ * while corrected latency starts at the intended time.
+ */
+function exchange(
+  pool: Pool,
+  request: {method: string; path: string; headers: Record<string, string>; body: string | undefined},
+): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    let sentAt: number | undefined
+    let status = 0
+    pool.dispatch(
+      {method: request.method as 'GET', path: request.path, headers: request.headers, body: request.body},
+      {
+        onConnect: () => {
+          sentAt = performance.now()
+        },
+        onHeaders: (statusCode: number) => {
+          status = statusCode
+          return true
+        },
+        onData: () => true,
+        onComplete: () => resolve({status, sentAt, at: performance.now()}),
+        onError: (error: Error) => reject(error),
+      },
+    )
+  })
+}
+
+export function summarize(histogram: LatencyHistogram): ClientPercentiles {
+  return {
+    p50: histogram.percentile(50),
+    p90: histogram.percentile(90),
+    p99: histogram.percentile(99),
+    p999: histogram.percentile(99.9),
+    max: histogram.percentile(100),
+  }
+}
+
+/** Runs the plan against the target; resolves when every sent request has been answered or failed. */
+export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHooks = {}): Promise<LoadStats> {
+  const url = new URL(target.url)
+  const pool = new Pool(url.origin, {connections: plan.connections, pipelining: 1})
+  const path = `${url.pathname}${url.search}`
+  const warmup =
+    plan.warmupSec > 0
+      ? new Schedule([
+          {
+            name: 'warm-up',
+            duration_sec: plan.warmupSec,
+            rate_start: plan.phases[0]?.rate_start ?? 1,
+            rate_end: plan.phases[0]?.rate_start ?? 1,
+          },
+        ])
+      : undefined
+  const measured = new Schedule(plan.phases)
+  const maxInflight = plan.maxInflight ?? plan.connections * 64
+  const stats: LoadStats = {
+    requests: 0,
+    completed: 0,
+    errors: 0,
+    lateSends: 0,
+    unsent: 0,
+    statusCounts: {},
+    errorCauses: {},
+    measuredSec: measured.totalSec,
+    achievedRate: 0,
+    targetRate: measured.totalRequests / measured.totalSec,
+    corrected: new LatencyHistogram(),
+    raw: new LatencyHistogram(),
+    ok: 0,
+  }
+  let inflight = 0
+  const pending = new Set<Promise<void>>()
+  let n = 0
+
+  const send = (intended: number, measure: boolean) => {
+    const number = n++
+    if (inflight >= maxInflight) {
+      if (measure) stats.unsent++
+      return
+    }
+    const queuedAt = performance.now()
+    if (measure) {
+      stats.requests++
+      if (queuedAt - intended > lateThresholdMs) stats.lateSends++
+    }
+    inflight++
+    const done = exchange(pool, {
+      method: target.method,
+      path,
+      headers: target.headers(number),
+      body: target.body(number),
+    })
+      .then(({status, sentAt, at}) => {
+        if (!measure) return
+        stats.completed++
+        stats.statusCounts[String(status)] = (stats.statusCounts[String(status)] ?? 0) + 1
+        if (status >= 200 && status < 300) stats.ok++
+        stats.corrected.record((at - intended) * 1000)
+        stats.raw.record((at - (sentAt ?? queuedAt)) * 1000)
+      })
+      .catch((error: NodeJS.ErrnoException) => {
+        if (!measure) return
+        stats.errors++
+        const cause = error.code ?? error.message
+        stats.errorCauses[cause] = (stats.errorCauses[cause] ?? 0) + 1
+      })
+      .finally(() => {
+        inflight--
+        pending.delete(done)
+      })
+    pending.add(done)
+  }
+
+  /** Sends every request of `schedule` as it falls due, starting at `origin` (performance.now ms). */
+  const drive = async (schedule: Schedule, origin: number, measure: boolean) => {
+    let sent = 0
+    let lastProgress = origin
+    while (sent < schedule.totalRequests && !hooks.signal?.aborted) {
+      const now = performance.now()
+      const due = schedule.dueBy((now - origin) / 1000)
+      while (sent < due) send(origin + schedule.timeOf(sent++) * 1000, measure)
+      if (measure && now - lastProgress >= 1000) {
+        lastProgress = now
+        hooks.onProgress?.({elapsedSec: (now - origin) / 1000, totalSec: schedule.totalSec, sent, inflight})
+      }
+      // Sleep until the next request is due (timers are ~1 ms coarse; the late threshold is 10 ms).
+      const next = origin + schedule.timeOf(sent) * 1000 - performance.now()
+      await delay(Math.max(0, Math.min(next, 50)))
+    }
+  }
+
+  try {
+    if (warmup) await drive(warmup, performance.now(), false)
+    await hooks.onMeasureStart?.()
+    const start = performance.now()
+    await drive(measured, start, true)
+    const sendingSec = (performance.now() - start) / 1000
+    await Promise.allSettled([...pending])
+    stats.achievedRate = stats.requests / Math.max(sendingSec, measured.totalSec)
+    return stats
+  } finally {
+    await pool.close().catch(() => undefined)
+  }
+}
