@@ -41,3 +41,13 @@ export const portOffsetFlag = Flags.integer({
   env: 'POC_PORT_OFFSET',
   min: 0,
 })
+
+/** A number of 0 or more, decimals allowed (oclif's own integer flag refuses 0.01). */
+export const nonNegativeNumberFlag = Flags.custom<number>({
+  parse: async (input) => {
+    const value = input.trim() === '' ? Number.NaN : Number(input)
+    if (!Number.isFinite(value) || value < 0)
+      throw new Errors.CLIError(`expected a number of 0 or more, got "${input}"`, {exit: 2})
+    return value
+  },
+})
