@@ -3,7 +3,7 @@ import chalk from 'chalk'
 import {PocCommand, exitCodesHelp} from '../cli/base-command.js'
 import {parseComponentList} from '../cli/flags.js'
 import type {ComponentName} from '../stack/catalog.js'
-import {usageError} from '../stack/errors.js'
+import {ExitCode, usageError} from '../stack/errors.js'
 import {type LogLine, componentsWithLogs, followLogs, parseSince, readLogs} from '../stack/logs.js'
 
 const palette = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue, chalk.red]
@@ -21,7 +21,8 @@ export default class Logs extends PocCommand {
 
   static description = `Prints the last lines of each component's log ($POC_HOME/logs/<component>.log), prefixed with the component's name. With -f it keeps following, like tail -f, until Ctrl+C; with --json it prints one JSON object per line.
 
-${exitCodesHelp}`
+${exitCodesHelp}
+  130  interrupted (Ctrl+C) while following`
 
   static examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'The last 100 lines of every log.'},
@@ -71,15 +72,22 @@ ${exitCodesHelp}`
     if (!flags.follow) return {lines}
 
     const controller = new AbortController()
+    let interrupted = false
+    const interrupt = () => {
+      interrupted = true
+      controller.abort()
+    }
     const stop = () => controller.abort()
-    process.once('SIGINT', stop)
+    process.once('SIGINT', interrupt)
     process.once('SIGTERM', stop)
     try {
       await followLogs(this.home, components as ComponentName[], print, controller.signal)
     } finally {
-      process.off('SIGINT', stop)
+      process.off('SIGINT', interrupt)
       process.off('SIGTERM', stop)
     }
+    // Ctrl+C ends a follow the way it ends every other long command of poc (SPEC §5: 130).
+    if (interrupted) process.exitCode = ExitCode.interrupted
     return undefined
   }
 }
