@@ -2,19 +2,18 @@ import assert from 'node:assert/strict'
 import {existsSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import Ajv from 'ajv'
-import addFormats from 'ajv-formats'
 import {execa} from 'execa'
 import type {BenchResult} from '../../src/checks/bench/result.js'
+import {validateBench} from '../../src/checks/gate.js'
 import type {BenchCommandResult} from '../../src/commands/bench.js'
 import {cleanup, makeHome, parseJson, repoRoot, runPoc, testPortOffsets, upStack} from '../helpers.js'
 
 const offset = testPortOffsets.bench
-const ajv = new Ajv({allErrors: true})
-addFormats(ajv)
-const validate = ajv.compile(
-  JSON.parse(readFileSync(path.join(repoRoot, 'fixtures/schemas/bench.v1.schema.json'), 'utf8')),
-)
+/** The schema check poc gate makes (ajv over fixtures/schemas/bench.v1.schema.json). */
+function assertSchemaValid(result: unknown): void {
+  const validation = validateBench(result)
+  assert.ok(validation.ok, JSON.stringify(validation.ok ? undefined : validation.errors))
+}
 
 let home: string
 
@@ -46,7 +45,7 @@ describe('poc bench against the real gateway', () => {
     const written = parseJson<BenchCommandResult>(run)
     assert.equal(written.out, out)
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
-    assert.ok(validate(result), JSON.stringify(validate.errors))
+    assertSchemaValid(result)
     const {http, fast_path: fastPath, persistence_queue: wal, summary} = result.metrics
     assert.equal(http.requests, 900)
     assert.equal(http.status_counts['202'], 900)
@@ -118,7 +117,7 @@ describe('poc bench against the real gateway', () => {
     )
     assert.equal(run.exitCode, 0, String(run.stderr))
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
-    assert.ok(validate(result), JSON.stringify(validate.errors))
+    assertSchemaValid(result)
     assert.equal(result.metrics.fast_path, undefined, 'no server-side figures for another endpoint')
     assert.equal(result.metrics.http.status_counts['200'], 200)
     assert.equal(result.environment.runner_label, 'test-runner')
