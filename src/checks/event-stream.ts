@@ -46,35 +46,50 @@ export async function* readEventStream(
     )
   }
   const decoder = new TextDecoder()
-  let buffer = ''
-  let id: string | undefined
-  let event = ''
-  let data: string[] = []
+  const parser = new EventStreamParser()
   try {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, {stream: true})
-      let newline: number
-      while ((newline = buffer.search(/\r\n|\n|\r/)) >= 0) {
-        const line = buffer.slice(0, newline)
-        buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1))
-        if (line === '') {
-          if (data.length > 0) yield {id, event: event || 'message', data: data.join('\n')}
-          event = ''
-          data = []
-          continue
-        }
-        if (line.startsWith(':')) continue
-        const colon = line.indexOf(':')
-        const field = colon < 0 ? line : line.slice(0, colon)
-        let value = colon < 0 ? '' : line.slice(colon + 1)
-        if (value.startsWith(' ')) value = value.slice(1)
-        if (field === 'data') data.push(value)
-        else if (field === 'event') event = value
-        else if (field === 'id' && !value.includes('\0')) id = value
-      }
+      yield* parser.push(decoder.decode(chunk, {stream: true}))
     }
   } catch (error) {
     if (options.signal?.aborted) return
     throw error
+  }
+}
+
+/**
+ * The WHATWG event-stream rules (minus `retry`) over chunks that may end anywhere, even inside a
+ * line: what `push` returns are the events its chunk completed.
+ */
+export class EventStreamParser {
+  private buffer = ''
+  private id: string | undefined
+  private event = ''
+  private data: string[] = []
+
+  push(chunk: string): StreamEvent[] {
+    this.buffer += chunk
+    const events: StreamEvent[] = []
+    let newline: number
+    while ((newline = this.buffer.search(/\r\n|\n|\r/)) >= 0) {
+      const line = this.buffer.slice(0, newline)
+      this.buffer = this.buffer.slice(newline + (this.buffer.startsWith('\r\n', newline) ? 2 : 1))
+      if (line === '') {
+        if (this.data.length > 0)
+          events.push({id: this.id, event: this.event || 'message', data: this.data.join('\n')})
+        this.event = ''
+        this.data = []
+        continue
+      }
+      if (line.startsWith(':')) continue
+      const colon = line.indexOf(':')
+      const field = colon < 0 ? line : line.slice(0, colon)
+      let value = colon < 0 ? '' : line.slice(colon + 1)
+      if (value.startsWith(' ')) value = value.slice(1)
+      if (field === 'data') this.data.push(value)
+      else if (field === 'event') this.event = value
+      else if (field === 'id' && !value.includes('\0')) this.id = value
+    }
+    return events
   }
 }

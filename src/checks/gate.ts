@@ -188,15 +188,12 @@ function missingHint(metric: string): string {
 function check(rule: Rule, result: BenchResult): SloCheck {
   const {name, metric, operator, threshold, severity} = rule
   const actual = metricAt(result, metric) ?? null
+  const base = {name, metric, operator, threshold, actual}
   if (actual === null) {
     // A metric that is not there cannot have met its threshold; as a warning it would let a
     // result without fast-path figures through, so it is an error whatever the rule's severity.
     return {
-      name,
-      metric,
-      operator,
-      threshold,
-      actual,
+      ...base,
       passed: false,
       severity: 'error',
       message: `${metric} is missing from the result: ${missingHint(metric)}`,
@@ -204,11 +201,7 @@ function check(rule: Rule, result: BenchResult): SloCheck {
   }
   const passed = holds(actual, operator, threshold)
   return {
-    name,
-    metric,
-    operator,
-    threshold,
-    actual,
+    ...base,
     passed,
     severity,
     message: `${rule.label} is ${formatNumber(actual)}${rule.unit}, ${standing(operator, passed, severity, `${formatNumber(threshold)}${rule.unit}`)}`,

@@ -5,6 +5,7 @@ import {performance} from 'node:perf_hooks'
 import {setTimeout as delay} from 'node:timers/promises'
 import {LatencyHistogram} from '../services/gateway/latency.js'
 import type {PocHome} from '../stack/home.js'
+import {EventStreamParser} from './event-stream.js'
 import {loadTarget} from './smoke/target.js'
 
 /** SPEC §6.2: many clients on one event stream, each of which must get a complete first event in time. */
@@ -69,23 +70,15 @@ interface ClientOutcome {
   disconnected: boolean
 }
 
-class Histogram {
-  private readonly us = new LatencyHistogram()
-  private max = 0
-
-  get count(): number {
-    return this.us.count
-  }
-
-  record(ms: number): void {
-    this.us.record(ms * 1000)
-    if (ms > this.max) this.max = ms
+/** Milliseconds recorded into an HDR histogram (µs inside), summarised in ms to 0.01. */
+class Histogram extends LatencyHistogram {
+  recordMs(ms: number): void {
+    this.record(ms * 1000)
   }
 
   summary(): Percentiles {
-    if (this.us.count === 0) return {p50: 0, p95: 0, p99: 0, max: 0}
-    const at = (p: number) => Math.round(this.us.percentile(p) / 10) / 100
-    return {p50: at(50), p95: at(95), p99: at(99), max: Math.round(this.max * 100) / 100}
+    const at = (p: number) => Math.round(this.percentile(p) / 10) / 100
+    return {p50: at(50), p95: at(95), p99: at(99), max: at(100)}
   }
 }
 
@@ -117,7 +110,7 @@ export async function stressSse(request: StressSseRequest): Promise<StressSseRes
         seen.set(id, {first: at, clients: 1})
       } else {
         if (++entry.clients === 2) fanoutEvents++
-        fanout.record(at - entry.first)
+        fanout.recordMs(at - entry.first)
       }
     }
     const stop = new AbortController()
@@ -143,8 +136,8 @@ export async function stressSse(request: StressSseRequest): Promise<StressSseRes
     let iterationOk = 0
     for (const outcome of outcomes) {
       eventsReceived += outcome.events
-      if (outcome.connectMs !== undefined) connect.record(outcome.connectMs)
-      if (outcome.firstEventMs !== undefined) firstEvent.record(outcome.firstEventMs)
+      if (outcome.connectMs !== undefined) connect.recordMs(outcome.connectMs)
+      if (outcome.firstEventMs !== undefined) firstEvent.recordMs(outcome.firstEventMs)
       if (outcome.disconnected) disconnects++
       if (outcome.ok) {
         iterationOk++
@@ -227,33 +220,19 @@ function runClient(
         return
       }
       res.setEncoding('utf8')
-      let buffer = ''
-      let id: string | undefined
-      let hasData = false
+      const parser = new EventStreamParser()
       res.on('data', (chunk: string) => {
-        buffer += chunk
-        let newline: number
-        while ((newline = buffer.search(/\r\n|\n|\r/)) >= 0) {
-          const line = buffer.slice(0, newline)
-          buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1))
-          if (line === '') {
-            if (hasData) {
-              const at = performance.now()
-              outcome.events++
-              if (!outcome.ok) {
-                outcome.ok = true
-                outcome.firstEventMs = at - started
-                clearTimeout(timer)
-                stayOpen = request.durationMs !== undefined
-                if (!stayOpen) return finish()
-              }
-              onEvent(id, at)
-            }
-            hasData = false
-            continue
+        for (const event of parser.push(chunk)) {
+          const at = performance.now()
+          outcome.events++
+          if (!outcome.ok) {
+            outcome.ok = true
+            outcome.firstEventMs = at - started
+            clearTimeout(timer)
+            stayOpen = request.durationMs !== undefined
+            if (!stayOpen) return finish()
           }
-          if (line.startsWith('data:')) hasData = true
-          else if (line.startsWith('id:')) id = line.slice(3).trim()
+          onEvent(event.id, at)
         }
       })
       res.on('end', () => {
@@ -272,12 +251,4 @@ function runClient(
 export async function defaultStreamUrl(home: PocHome): Promise<string> {
   const target = await loadTarget(home)
   return `${target.url('pm')}/metrics/stream`
-}
-
-/** `Name: value` → [name, value]; undefined when it has no colon or no name. */
-export function parseHeader(text: string): [string, string] | undefined {
-  const colon = text.indexOf(':')
-  if (colon <= 0) return undefined
-  const name = text.slice(0, colon).trim()
-  return name === '' ? undefined : [name, text.slice(colon + 1).trim()]
 }

@@ -3,6 +3,18 @@ import {type ComponentName, componentNames, isComponentName} from '../stack/cata
 import {usageError} from '../stack/errors.js'
 import {parseDuration} from '../lib/duration.js'
 
+/** `--header "Name: value"` given once or more, as a header object; a value without a name is a usage error. */
+export function parseHeaders(values: string[] | undefined): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const text of values ?? []) {
+    const colon = text.indexOf(':')
+    const name = colon > 0 ? text.slice(0, colon).trim() : ''
+    if (name === '') throw usageError(`--header must look like "Name: value", got ${JSON.stringify(text)}`)
+    headers[name] = text.slice(colon + 1).trim()
+  }
+  return headers
+}
+
 /** "a,b c" given once or more (a `multiple` flag) as its items. */
 export function splitList(values: string[] | undefined): string[] | undefined {
   return values?.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean)

@@ -3,10 +3,9 @@ import os from 'node:os'
 import path from 'node:path'
 import {Flags} from '@oclif/core'
 import {PocCommand, exitCodesHelp} from '../cli/base-command.js'
-import {durationFlag, durationOrZeroFlag} from '../cli/flags.js'
+import {durationFlag, durationOrZeroFlag, parseHeaders} from '../cli/flags.js'
 import {profileNames, runBench} from '../checks/bench/bench.js'
 import type {BenchResult} from '../checks/bench/result.js'
-import {parseHeader} from '../checks/stress-sse.js'
 import {ExitCode, usageError} from '../stack/errors.js'
 
 /** What `poc bench --json` prints: the result and where it was written. */
@@ -91,12 +90,7 @@ ${exitCodesHelp}`
 
   async run(): Promise<BenchCommandResult> {
     const {flags} = await this.parse(Bench)
-    const headers: Record<string, string> = {}
-    for (const text of flags.header ?? []) {
-      const header = parseHeader(text)
-      if (!header) throw usageError(`--header must look like "Name: value", got ${JSON.stringify(text)}`)
-      headers[header[0]] = header[1]
-    }
+    const headers = parseHeaders(flags.header)
     if ((flags.body !== undefined || flags.method !== undefined) && flags.url === undefined) {
       throw usageError('--body and --method aim the load at --url; the gateway gets orders')
     }

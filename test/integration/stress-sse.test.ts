@@ -130,7 +130,7 @@ describe('poc stress sse against pm and a flaky server', () => {
     assert.equal((await runPoc(home, ['stress', 'sse', '--url', 'ftp://x/'])).exitCode, 2)
   })
 
-  it('drops a client of pm that stops reading, so pm’s memory stays bounded', async () => {
+  it('drops a client of pm that stops reading, so pm’s memory stays bounded', async (t) => {
     const slow: net.Socket[] = []
     for (let i = 0; i < 20; i++) {
       const socket = net.connect(3001 + offset, '127.0.0.1')
@@ -161,6 +161,9 @@ describe('poc stress sse against pm and a flaky server', () => {
       assert.equal(health.sse.telemetry.dropped, 20, 'every stalled client was cut')
       assert.equal(health.sse.telemetry.clients, 0)
       const growthMiB = (peak - before) / 1024
+      t.diagnostic(
+        `pm RSS ${(before / 1024).toFixed(0)} MiB before, peak ${(peak / 1024).toFixed(0)} MiB (+${growthMiB.toFixed(1)})`,
+      )
       assert.ok(
         growthMiB < 100,
         `pm grew by ${growthMiB.toFixed(0)} MiB while 200 MiB were due to stalled clients`,

@@ -37,7 +37,7 @@ async function filledWal(count: number, options: Partial<WalOptions> = {}): Prom
   const wal = await Wal.open(freshFile(), {hmacKey, ...options})
   const appends = []
   for (let i = 1; i <= count; i++) appends.push(wal.append('order_accepted', {orderId: `O-${i}`, qty: i}))
-  await Promise.all(appends.map((a) => a.durable))
+  await Promise.all(appends.map((a) => wal.whenDurable(a.seq)))
   return wal
 }
 
@@ -54,7 +54,7 @@ describe('gateway WAL', () => {
         results.push(wal.append('order_accepted', {producer, i, qty: 1}))
         if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve))
       }
-      return Promise.all(results.map(async (r) => ({seq: r.seq, durable: await r.durable})))
+      return Promise.all(results.map(async (r) => ({seq: r.seq, durable: await wal.whenDurable(r.seq)})))
     })
     const results = (await Promise.all(producers)).flat()
 
@@ -104,8 +104,8 @@ describe('gateway WAL', () => {
     assert.ok(wal.pendingBytes > 0)
     assert.ok(wal.oldestPendingAgeMs() >= 25)
     const third = wal.append('order_accepted', {qty: 3})
-    assert.deepEqual((await third.durable).seq, 3)
-    assert.ok((await first.durable).durableAt >= first.enqueuedAt)
+    assert.deepEqual((await wal.whenDurable(third.seq)).seq, 3)
+    assert.ok((await wal.whenDurable(first.seq)).durableAt >= first.enqueuedAt)
     assert.deepEqual(
       flushes.map((f) => f.records),
       [3],
@@ -113,7 +113,7 @@ describe('gateway WAL', () => {
     await wal.close()
 
     const timed = await Wal.open(freshFile(), {hmacKey, maxWaitUs: 20_000, maxBatch: 1000})
-    assert.equal((await timed.append('order_accepted', {qty: 1}).durable).seq, 1)
+    assert.equal((await timed.whenDurable(timed.append('order_accepted', {qty: 1}).seq)).seq, 1)
     await timed.close()
   })
 
@@ -122,7 +122,7 @@ describe('gateway WAL', () => {
     const wal = await Wal.open(file, {hmacKey})
     for (let i = 1; i <= 10; i++)
       wal.append(i % 2 ? 'order_accepted' : 'cancel_requested', {orderId: `O-${i}`})
-    await wal.append('order_accepted', {orderId: 'O-11'}).durable
+    await wal.whenDurable(wal.append('order_accepted', {orderId: 'O-11'}).seq)
     const anchor = wal.anchor()
     await wal.close()
     assert.equal(anchor.seq, 11)
@@ -135,7 +135,7 @@ describe('gateway WAL', () => {
     assert.deepEqual(reopened.anchor(), anchor)
     const next = reopened.append('order_accepted', {orderId: 'O-12'})
     assert.equal(next.seq, 12)
-    await next.durable
+    await reopened.whenDurable(next.seq)
     const last = JSON.parse(fileLines(file).at(-1)!) as {seq: number; prev: string}
     assert.equal(last.prev, anchor.hash)
     assert.deepEqual(await reopened.verify(), {ok: true, checked: 12, lastSeq: 12, error: null})
@@ -230,7 +230,7 @@ describe('gateway WAL', () => {
     assert.deepEqual(await reopened.verify(), {ok: true, checked: 5, lastSeq: 5, error: null})
     const next = reopened.append('order_accepted', {qty: 6})
     assert.equal(next.seq, 6)
-    await next.durable
+    await reopened.whenDurable(next.seq)
     assert.deepEqual(await reopened.verify(), {ok: true, checked: 6, lastSeq: 6, error: null})
     await reopened.close()
 
@@ -290,7 +290,10 @@ describe('gateway WAL', () => {
     const wal = await Wal.open(file, {hmacKey, maxWaitUs: 60_000_000})
     const pending = [1, 2, 3].map((qty) => wal.append('order_accepted', {qty}))
     await wal.close()
-    assert.deepEqual(await Promise.all(pending.map(async (p) => (await p.durable).seq)), [1, 2, 3])
+    assert.deepEqual(
+      await Promise.all(pending.map(async (p) => (await wal.whenDurable(p.seq)).seq)),
+      [1, 2, 3],
+    )
     assert.equal(fileLines(file).length, 3)
     assert.throws(() => wal.append('order_accepted', {qty: 4}), /closed/)
   })
@@ -316,7 +319,10 @@ describe('gateway WAL', () => {
       const first = wal.append('order_accepted', {qty: 1})
       // Never awaited: a failure must not surface as an unhandled rejection.
       wal.append('order_accepted', {qty: 2})
-      await assert.rejects(first.durable, /cannot write the WAL \/dev\/full \(seq 1-2\): .*ENOSPC/)
+      await assert.rejects(
+        wal.whenDurable(first.seq),
+        /cannot write the WAL \/dev\/full \(seq 1-2\): .*ENOSPC/,
+      )
       assert.match(wal.lastError?.message ?? '', /ENOSPC/)
       assert.deepEqual(flushes, [])
       assert.equal(wal.pendingRecords, 0)

@@ -332,7 +332,7 @@ export const scenarios: Scenario[] = [
         typeof summary.json?.projects === 'object' && typeof summary.json?.timesheets === 'object',
         `/metrics/summary lacks projects or timesheets: ${summary.text.slice(0, 200)}`,
       )
-      const firstEventMs = await firstSseEvent(`${pm}/metrics/stream`, 2000, signal)
+      const firstEventMs = await firstStreamEvent(`${pm}/metrics/stream`, {limitMs: 2000}, signal)
       probe.note(`/metrics/stream: first event after ${firstEventMs} ms`)
       return {summary: `first stream event after ${firstEventMs} ms`, metrics: {firstEventMs}}
     },
@@ -412,13 +412,12 @@ export const scenarios: Scenario[] = [
       const orderId = String(placed.json?.orderId)
       const sentAt = performance.now()
       // An order's stream starts with that order's history, so order_durable is never missed.
-      const durableMs = await untilStreamEvent(
+      await firstStreamEvent(
         `${gateway}/orders/${orderId}/stream`,
-        auth,
-        'order_durable',
+        {headers: auth, type: 'order_durable'},
         signal,
-        () => Math.round(performance.now() - sentAt),
       )
+      const durableMs = Math.round(performance.now() - sentAt)
       probe.note(`order_durable for ${orderId} on its stream ${durableMs} ms after the 202`)
       const stored = await probe.expect(200, 'GET', `${gateway}/orders/${orderId}`, {headers: auth})
       check(stored.json?.durable === true, `GET /orders/${orderId} does not say durable: ${stored.text}`)
@@ -563,57 +562,43 @@ async function redisTtl(target: SmokeTarget, key: string): Promise<number> {
   }
 }
 
-/** ms until the first complete SSE event (a `data:` line and its blank line), or a failure. */
-async function firstSseEvent(url: string, limitMs: number, signal: AbortSignal): Promise<number> {
+/**
+ * ms until the stream's first complete event (of `type` when given), or a failure that names the
+ * stream: an answer other than 200, an end before it, or nothing within `limitMs`.
+ */
+async function firstStreamEvent(
+  url: string,
+  {headers = {}, type, limitMs}: {headers?: Record<string, string>; type?: string; limitMs?: number},
+  signal: AbortSignal,
+): Promise<number> {
   const started = performance.now()
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), limitMs)
+  let timedOut = false
+  const timer =
+    limitMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true
+          controller.abort()
+        }, limitMs)
+  const stream = new URL(url).pathname
+  const what = type ? `${type} event` : 'first event'
   try {
-    const response = await fetch(url, {
-      headers: {accept: 'text/event-stream'},
+    for await (const event of readEventStream(url, {
+      headers,
       signal: AbortSignal.any([signal, controller.signal]),
-    })
-    check(response.ok && response.body, `GET ${new URL(url).pathname} answered ${response.status}`)
-    const decoder = new TextDecoder()
-    let buffer = ''
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, {stream: true})
-      const events = buffer.replaceAll('\r\n', '\n').split('\n\n').slice(0, -1)
-      if (events.some((event) => event.split('\n').some((line) => line.startsWith('data:'))))
-        return Math.round(performance.now() - started)
+    })) {
+      if (type === undefined || event.event === type) return Math.round(performance.now() - started)
     }
-    throw new ScenarioFailure(`${new URL(url).pathname} ended before its first event`)
   } catch (error) {
-    if (controller.signal.aborted && !signal.aborted)
-      throw new ScenarioFailure(`${new URL(url).pathname} sent no event within ${limitMs} ms`)
-    throw error
+    throw new ScenarioFailure(`GET ${stream}: ${errorMessage(error)}`)
   } finally {
     clearTimeout(timer)
     controller.abort()
   }
-}
-
-/** Reads an event stream until an event of `type` arrives; answers `onEvent()` then. */
-async function untilStreamEvent<T>(
-  url: string,
-  headers: Record<string, string>,
-  type: string,
-  signal: AbortSignal,
-  onEvent: () => T,
-): Promise<T> {
-  const controller = new AbortController()
-  const both = AbortSignal.any([signal, controller.signal])
-  try {
-    for await (const event of readEventStream(url, {headers, signal: both})) {
-      if (event.event === type) return onEvent()
-    }
-  } catch (error) {
-    throw new ScenarioFailure(`GET ${new URL(url).pathname}: ${errorMessage(error)}`)
-  } finally {
-    controller.abort()
-  }
   if (signal.aborted) throw signal.reason
-  throw new ScenarioFailure(`${new URL(url).pathname} ended before its ${type} event`)
+  if (timedOut) throw new ScenarioFailure(`${stream} sent no ${what} within ${limitMs} ms`)
+  throw new ScenarioFailure(`${stream} ended before its ${what}`)
 }
 
 function today(): string {

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {PocCommand, exitCodesHelp} from '../../cli/base-command.js'
-import {durationFlag, durationOrZeroFlag} from '../../cli/flags.js'
-import {defaultStreamUrl, parseHeader, type StressSseResult, stressSse} from '../../checks/stress-sse.js'
+import {durationFlag, durationOrZeroFlag, parseHeaders} from '../../cli/flags.js'
+import {defaultStreamUrl, type StressSseResult, stressSse} from '../../checks/stress-sse.js'
 import {ExitCode, usageError} from '../../stack/errors.js'
 
 export default class StressSse extends PocCommand {
@@ -60,12 +60,7 @@ ${exitCodesHelp}`
     if (!(Number.isFinite(minSuccess) && minSuccess >= 0 && minSuccess <= 1)) {
       throw usageError(`--min-success must be a number from 0 to 1, got ${flags['min-success']}`)
     }
-    const headers: Record<string, string> = {}
-    for (const text of flags.header ?? []) {
-      const header = parseHeader(text)
-      if (!header) throw usageError(`--header must look like "Name: value", got ${JSON.stringify(text)}`)
-      headers[header[0]] = header[1]
-    }
+    const headers = parseHeaders(flags.header)
     const url = flags.url ?? (await defaultStreamUrl(this.home))
     try {
       new URL(url)

@@ -60,7 +60,7 @@ export class Gateway {
   private wal!: Wal
   private engine!: OrderEngine
   private ring: EventRing
-  private lastAppend: Omit<WalAppend, 'durable'> | undefined
+  private lastAppend: WalAppend | undefined
   /** Accepted orders waiting for their group commit, in seq order (consumed from pendingHead). */
   private pending: {seq: number; order: Order; receivedAt: number}[] = []
   private pendingHead = 0
@@ -130,7 +130,7 @@ export class Gateway {
     })
     const journal: Journal = {
       append: (type, data) => {
-        const appended = this.wal.appendUntracked(type, data)
+        const appended = this.wal.append(type, data)
         this.lastAppend = appended
         return {seq: appended.seq}
       },
@@ -209,7 +209,7 @@ export class Gateway {
     const outcome = this.engine.accept(accountId, idempotencyKey, request)
     if (outcome.kind !== 'accepted')
       return outcome.kind === 'rejected' ? this.rejected(outcome, accountId, request) : outcome
-    const appended = this.lastAppend as Omit<WalAppend, 'durable'>
+    const appended = this.lastAppend as WalAppend
     const order = outcome.order
     this.metrics.accepted.inc()
     this.metrics.latency.wal_enqueue.record((appended.enqueuedAt - receivedAt) * 1000)

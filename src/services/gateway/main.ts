@@ -29,9 +29,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     orders: () => holder.gateway?.orders ?? 0,
     sseClients: () => holder.gateway?.hub.stats().clients ?? 0,
     sseDropped: () => holder.gateway?.hub.stats().dropped ?? 0,
-    outbox: () => holder.gateway?.outbox.status() ?? {lagBytes: 0, backoffMs: 0, seq: 0, connected: false},
-    outboxCounters: () =>
-      holder.gateway?.outbox.status() ?? {read: 0, published: 0, skipped: 0, errors: 0, offsetResets: 0},
+    outbox: () => holder.gateway?.outbox.status(),
   })
   const opened = await Gateway.open(config, auditKey, metrics, logger)
   holder.gateway = opened

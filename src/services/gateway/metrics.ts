@@ -1,5 +1,6 @@
 import {Counter, Gauge, type Registry} from 'prom-client'
 import {LatencyHistogram} from './latency.js'
+import type {WalOutboxStatus} from './outbox.js'
 
 /** The latencies of SPEC §4.5 / seed 004, each exported as `gateway_<name>_p50_us/_p99_us/_p999_us`. */
 export const latencyNames = [
@@ -29,8 +30,8 @@ export interface GatewayGauges {
   orders(): number
   sseClients(): number
   sseDropped(): number
-  outbox(): {lagBytes: number; backoffMs: number; seq: number; connected: boolean}
-  outboxCounters(): {read: number; published: number; skipped: number; errors: number; offsetResets: number}
+  /** Undefined until the gateway has opened. */
+  outbox(): WalOutboxStatus | undefined
 }
 
 export interface GatewayMetrics {
@@ -93,32 +94,36 @@ export function gatewayMetrics(registry: Registry, gauges: GatewayGauges): Gatew
     'event streams cut because the client stopped reading',
     gauges.sseDropped,
   )
-  gauge('gateway_outbox_lag_bytes', 'durable WAL bytes not yet published', () => gauges.outbox().lagBytes)
+  gauge(
+    'gateway_outbox_lag_bytes',
+    'durable WAL bytes not yet published',
+    () => gauges.outbox()?.lagBytes ?? 0,
+  )
   gauge(
     'gateway_outbox_backoff_current_ms',
     'current wait before the next publish attempt',
-    () => gauges.outbox().backoffMs,
+    () => gauges.outbox()?.backoffMs ?? 0,
   )
-  gauge('gateway_outbox_seq', 'last WAL seq published and confirmed', () => gauges.outbox().seq)
+  gauge('gateway_outbox_seq', 'last WAL seq published and confirmed', () => gauges.outbox()?.seq ?? 0)
   gauge('gateway_outbox_connected', '1 while the outbox holds a broker connection', () =>
-    gauges.outbox().connected ? 1 : 0,
+    gauges.outbox()?.connected ? 1 : 0,
   )
-  gauge('gateway_outbox_events_read_total', 'WAL lines the outbox read', () => gauges.outboxCounters().read)
+  gauge('gateway_outbox_events_read_total', 'WAL lines the outbox read', () => gauges.outbox()?.read ?? 0)
   gauge(
     'gateway_outbox_events_published_total',
     'events published and confirmed',
-    () => gauges.outboxCounters().published,
+    () => gauges.outbox()?.published ?? 0,
   )
   gauge(
     'gateway_outbox_events_skipped_total',
     'WAL lines that are not announced',
-    () => gauges.outboxCounters().skipped,
+    () => gauges.outbox()?.skipped ?? 0,
   )
-  gauge('gateway_outbox_publish_errors_total', 'failed publish rounds', () => gauges.outboxCounters().errors)
+  gauge('gateway_outbox_publish_errors_total', 'failed publish rounds', () => gauges.outbox()?.errors ?? 0)
   gauge(
     'gateway_outbox_offset_resets_total',
     'corrupt offset files set aside',
-    () => gauges.outboxCounters().offsetResets,
+    () => gauges.outbox()?.offsetResets ?? 0,
   )
 
   const counter = (name: string, help: string) => new Counter({name, help, registers: [registry]})

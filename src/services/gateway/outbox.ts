@@ -1,4 +1,4 @@
-import {open, readFile, rename} from 'node:fs/promises'
+import {type FileHandle, open, readFile, rename} from 'node:fs/promises'
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp, {type ChannelModel, type ConfirmChannel} from 'amqplib'
 import {exchanges} from '../shared/bus.js'
@@ -72,6 +72,7 @@ export class WalOutbox {
   private stopped = false
   private paused: Promise<void> | undefined
   private loop: Promise<void> | undefined
+  private walHandle: FileHandle | undefined
 
   constructor(options: WalOutboxOptions) {
     this.options = {chunkBytes: 64 * 1024, ...options}
@@ -113,6 +114,8 @@ export class WalOutbox {
     this.wake()
     await this.idle
     try {
+      // The work may replace the WAL file; the next round opens whatever is there then.
+      await this.closeWal()
       const result = await work()
       if (restartFrom0) await this.saveOffset({offset: 0, seq: 0})
       return result
@@ -128,6 +131,7 @@ export class WalOutbox {
     this.wake()
     await this.loop
     await this.disconnect()
+    await this.closeWal()
   }
 
   /** Resolves when the loop is between rounds (set while a round runs). */
@@ -245,14 +249,17 @@ export class WalOutbox {
   }
 
   private async read(position: number, length: number): Promise<Buffer> {
-    const handle = await open(this.options.walFile, 'r')
-    try {
-      const buffer = Buffer.alloc(length)
-      const {bytesRead} = await handle.read(buffer, 0, length, position)
-      return buffer.subarray(0, bytesRead)
-    } finally {
-      await handle.close()
-    }
+    // Kept open between rounds, which come with every group commit under load.
+    this.walHandle ??= await open(this.options.walFile, 'r')
+    const buffer = Buffer.alloc(length)
+    const {bytesRead} = await this.walHandle.read(buffer, 0, length, position)
+    return buffer.subarray(0, bytesRead)
+  }
+
+  private async closeWal(): Promise<void> {
+    const handle = this.walHandle
+    this.walHandle = undefined
+    await handle?.close()
   }
 
   private async sleep(ms: number): Promise<void> {

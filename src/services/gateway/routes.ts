@@ -1,6 +1,6 @@
 import type {FastifyReply, FastifyRequest} from 'fastify'
 import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
-import type {Gateway} from './gateway.js'
+import {type Gateway, toWire} from './gateway.js'
 import {bearerToken, JwtError, type TokenVerifier} from './jwt.js'
 import type {GatewayMetrics} from './metrics.js'
 
@@ -92,7 +92,7 @@ export function registerGatewayRoutes(
   app.get('/orders/:id/events', {onRequest, schema: {params: idParams}}, async (request) => {
     const order = ownOrder(request, request.accountId)
     const {events, complete} = gateway.orderEvents(order)
-    return {orderId: order.orderId, events: events.map(toWireEvent), complete}
+    return {orderId: order.orderId, events: events.map(toWire), complete}
   })
 
   app.get(
@@ -118,7 +118,7 @@ export function registerGatewayRoutes(
         throw new HttpError(404, 'ACCOUNT_NOT_FOUND', `no account ${wanted} for this token`)
       const {after, limit} = request.query as {after?: string; limit: number}
       const events = gateway.accountEvents(accountId, limit, after)
-      return {accountId, events: events.map(toWireEvent), next: events.at(-1)?.id ?? after ?? null}
+      return {accountId, events: events.map(toWire), next: events.at(-1)?.id ?? after ?? null}
     },
   )
 
@@ -160,8 +160,4 @@ export function registerGatewayRoutes(
     await gateway.reset()
     return {ok: true, orders: gateway.orders}
   })
-}
-
-function toWireEvent(event: {id: string; type: string; at: string; data: Record<string, unknown>}) {
-  return {eventId: event.id, type: event.type, at: event.at, ...event.data}
 }

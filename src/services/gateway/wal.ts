@@ -77,8 +77,6 @@ export interface WalAppend {
   at: string
   /** performance.now() at the append: `durableAt - enqueuedAt` is the durable-ack latency. */
   enqueuedAt: number
-  /** Rejects if the write or fdatasync of the record's batch fails (see `lastError`). */
-  durable: Promise<WalDurable>
 }
 
 export interface WalAnchor {
@@ -117,10 +115,12 @@ interface Batch {
   lastHash: string
   lastAt: string
   firstEnqueuedAt: number
-  /** Undefined for records appended untracked. */
-  promises: (Promise<WalDurable> | undefined)[]
-  resolves: (((durable: WalDurable) => void) | undefined)[]
-  rejects: (((error: Error) => void) | undefined)[]
+}
+
+interface Waiter {
+  seq: number
+  resolve: (durable: WalDurable) => void
+  reject: (error: Error) => void
 }
 
 const HASH_FIELD = ',"hash":"'
@@ -134,7 +134,7 @@ const READ_CHUNK_BYTES = 1 << 20
 
 /**
  * Appends are synchronous and never wait on the disk; a group commit writes what is buffered with
- * one write and one fdatasync, so `durable` resolves only once the record survives a power cut.
+ * one write and one fdatasync, so `whenDurable` resolves only once the record survives a power cut.
  * The records that arrive while a group commit runs share the next one, which takes them all
  * (`maxBatch` only starts a commit early, it does not split one).
  */
@@ -159,6 +159,9 @@ export class Wal {
   private timer: NodeJS.Timeout | null = null
   private immediate: NodeJS.Immediate | null = null
   private failure: Error | null = null
+  private waiters: Waiter[] = []
+  /** performance.now() of the last successful fdatasync. */
+  private lastDurableAt = 0
   private closing = false
   private closed: Promise<void> | null = null
   private readonly counters: WalStats = {recordsWritten: 0, bytesWritten: 0, flushes: 0}
@@ -229,10 +232,6 @@ export class Wal {
    * records that are not on disk, so the log stops until it is reopened (see `lastError`).
    */
   append(type: WalRecordType, data: unknown): WalAppend {
-    return this.appendRecord(type, data, true)
-  }
-
-  private appendRecord(type: WalRecordType, data: unknown, track: boolean): WalAppend {
     if (this.failure) {
       throw new Error(
         `the WAL ${this.file} stopped after a failed write (${this.failure.message}); ` +
@@ -267,9 +266,6 @@ export class Wal {
         lastHash: hash,
         lastAt: at,
         firstEnqueuedAt: enqueuedAt,
-        promises: [],
-        resolves: [],
-        rejects: [],
       }
       this.buffer = batch
     }
@@ -278,33 +274,26 @@ export class Wal {
     batch.lastSeq = seq
     batch.lastHash = hash
     batch.lastAt = at
-    let durable: Promise<WalDurable> | undefined
-    if (track) {
-      durable = new Promise<WalDurable>((resolve, reject) => {
-        batch.resolves.push(resolve)
-        batch.rejects.push(reject)
-      })
-      batch.promises.push(durable)
-    } else {
-      batch.resolves.push(undefined)
-      batch.rejects.push(undefined)
-      batch.promises.push(undefined)
-    }
 
     if (!this.inFlight) {
       if (batch.lines.length >= this.maxBatch) this.startFlush()
       else if (batch.lines.length === 1) this.scheduleFlush()
     }
-    return {seq, at, enqueuedAt, durable: durable as Promise<WalDurable>}
+    return {seq, at, enqueuedAt}
   }
 
   /**
-   * append() without a promise per record, for a caller that follows durability through
-   * `onFlush` (its `lastSeq`) instead: thousands of orders a second need not each allocate one.
+   * Resolves once record `seq` is durable; rejects if its batch fails (see `lastError`). Asked for
+   * only by callers that want a promise: the gateway follows `onFlush`'s `lastSeq` instead, so the
+   * thousands of orders a second allocate none.
    */
-  appendUntracked(type: WalRecordType, data: unknown): Omit<WalAppend, 'durable'> {
-    const {seq, at, enqueuedAt} = this.appendRecord(type, data, false)
-    return {seq, at, enqueuedAt}
+  whenDurable(seq: number): Promise<WalDurable> {
+    if (!Number.isInteger(seq) || seq < 1 || seq >= this.nextSeq) {
+      return Promise.reject(new RangeError(`seq ${seq} was not appended to the WAL ${this.file}`))
+    }
+    if (seq <= this.durableSeq) return Promise.resolve({seq, durableAt: this.lastDurableAt})
+    if (this.failure) return Promise.reject(this.failure)
+    return new Promise((resolve, reject) => this.waiters.push({seq, resolve, reject}))
   }
 
   /** The latest durable record: what an auditor writes down to detect a later rewrite of the file. */
@@ -447,7 +436,7 @@ export class Wal {
     this.flushing = this.writeBatch(batch)
   }
 
-  /** Never rejects: a failure is delivered through the batch's promises and `lastError`. */
+  /** Never rejects: a failure is delivered through the waiters and `lastError`. */
   private async writeBatch(batch: Batch): Promise<void> {
     let flush: WalFlush | undefined
     try {
@@ -468,8 +457,8 @@ export class Wal {
       this.counters.recordsWritten += batch.lines.length
       this.counters.bytesWritten += bytes.length
       this.counters.flushes++
-      for (let i = 0; i < batch.resolves.length; i++)
-        batch.resolves[i]?.({seq: batch.firstSeq + i, durableAt})
+      this.lastDurableAt = durableAt
+      this.settleWaiters((waiter) => waiter.resolve({seq: waiter.seq, durableAt}), batch.lastSeq)
       flush = {
         records: batch.lines.length,
         bytes: bytes.length,
@@ -482,13 +471,13 @@ export class Wal {
         `cannot write the WAL ${this.file} (seq ${batch.firstSeq}-${batch.lastSeq}): ${(cause as Error).message}`,
         {cause},
       )
-      // A reopen must not replay a record whose durable promise is rejected.
+      // A reopen must not replay a record whose whenDurable was rejected.
       await this.handle.truncate(this.durableBytes).catch(() => undefined)
     }
     this.inFlight = null
     if (this.failure) {
-      this.rejectBatch(batch, this.failure)
-      if (this.buffer) this.rejectBatch(this.buffer, this.failure)
+      const failure = this.failure
+      this.settleWaiters((waiter) => waiter.reject(failure), Number.POSITIVE_INFINITY)
       this.buffer = null
     } else if (this.buffer && !this.closing) {
       this.scheduleFlush()
@@ -496,12 +485,12 @@ export class Wal {
     if (flush) this.onFlush?.(flush)
   }
 
-  private rejectBatch(batch: Batch, error: Error): void {
-    for (let i = 0; i < batch.rejects.length; i++) {
-      // Health reports the failure through lastError; a caller that ignored `durable` must not crash.
-      batch.promises[i]?.catch(() => undefined)
-      batch.rejects[i]?.(error)
-    }
+  /** Settles, in seq order, the waiters of every record up to `lastSeq`. */
+  private settleWaiters(settle: (waiter: Waiter) => void, lastSeq: number): void {
+    if (this.waiters.length === 0) return
+    const due = this.waiters.filter((waiter) => waiter.seq <= lastSeq).sort((a, b) => a.seq - b.seq)
+    this.waiters = this.waiters.filter((waiter) => waiter.seq > lastSeq)
+    for (const waiter of due) settle(waiter)
   }
 
   /** The record if the line verifies as seq `expected` after `prev`, else why not. */
