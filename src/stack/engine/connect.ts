@@ -191,7 +191,12 @@ export async function openEngine(
 ): Promise<Engine> {
   const running = await findRunningEngine(runtime, env)
   if (running) return running
-  if (runtime === 'podman' && podmanBinary()) return startPodmanService(home, {env})
+  if (runtime === 'podman') {
+    // The service a running stack of this home started: shared, never started twice on one socket.
+    const own: EngineAddress = {socketPath: podmanSocketPath(home), source: 'podman service started by poc'}
+    if ((await ping(own)) === 'podman') return {runtime, kind: 'podman', address: own, docker: dockerode(own)}
+    if (podmanBinary()) return startPodmanService(home, {env})
+  }
   throw noEngineError(runtime, env)
 }
 
