@@ -12,7 +12,8 @@ import path from 'node:path'
 const root = path.resolve(import.meta.dirname, '..')
 const runs = Number(process.argv[2] ?? 5)
 const offset = 3000
-const {getComponent, resolvePorts, loopback} = await import(path.join(root, 'dist/stack/catalog.js'))
+const {getComponent} = await import(path.join(root, 'dist/stack/catalog.js'))
+const {componentContext} = await import(path.join(root, 'dist/stack/context.js'))
 const {homeAt} = await import(path.join(root, 'dist/stack/home.js'))
 const {resolveBinaries, stopProcesses} = await import(path.join(root, 'dist/stack/native.js'))
 const {readStat} = await import(path.join(root, 'dist/stack/proc.js'))
@@ -33,7 +34,7 @@ function poc(home, args) {
 async function untilOpen(port) {
   for (;;) {
     const open = await new Promise((resolve) => {
-      const socket = net.connect({host: loopback, port}, () => {
+      const socket = net.connect({host: '127.0.0.1', port}, () => {
         socket.end()
         resolve(true)
       })
@@ -47,16 +48,7 @@ async function untilOpen(port) {
 async function rawRabbitBoot() {
   const home = homeAt(mkdtempSync(path.join(os.tmpdir(), 'poc-bench-raw-')))
   const spec = getComponent('rabbitmq')
-  const ports = resolvePorts(spec, offset)
-  const ctx = {
-    name: 'rabbitmq',
-    host: loopback,
-    ports,
-    home,
-    dataDir: home.dataDirOf('rabbitmq'),
-    logFile: '/dev/null',
-    portOffset: offset,
-  }
+  const ctx = {...componentContext('rabbitmq', home, offset), logFile: '/dev/null'}
   await spec.native.prepare(ctx)
   const t0 = performance.now()
   const records = spec.native.processes(ctx, resolveBinaries(spec.native.binaries)).map((p) => {
@@ -74,7 +66,7 @@ async function rawRabbitBoot() {
       command: p.command,
     }
   })
-  await untilOpen(ports.amqp)
+  await untilOpen(ctx.ports.amqp)
   const elapsed = performance.now() - t0
   await stopProcesses(records, 30_000)
   rmSync(home.root, {recursive: true, force: true})

@@ -49,7 +49,8 @@ export async function runPoc(
   env: Record<string, string> = {},
 ): Promise<PocRun> {
   const result = await execa('node', [binRun, ...args], {
-    env: {POC_HOME: home, NO_COLOR: '1', ...env},
+    // The native runtime unless a test asks for another: auto would pick podman where it is installed.
+    env: {POC_HOME: home, NO_COLOR: '1', POC_RUNTIME: 'native', ...env},
     reject: false,
     timeout: 180_000,
   })

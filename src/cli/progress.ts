@@ -71,6 +71,9 @@ function taskListView(components: ComponentName[]): ProgressView {
               case 'stopping':
                 task.title = `${name} ${chalk.dim(event.phase)}`
                 break
+              case 'preparing':
+                task.title = `${name} ${chalk.dim(event.message ?? event.phase)}`
+                break
               case 'ready':
               case 'unchanged':
               case 'stopped':

@@ -13,15 +13,21 @@ const stateColour: Record<ComponentState, (text: string) => string> = {
 
 export function componentTable(components: ComponentReport[], options: {showUnavailable: boolean}): string[] {
   const shown = components.filter((c) => options.showUnavailable || c.state !== 'unavailable')
+  const containers = shown.some((c) => c.container)
   const rows = shown.map((c) => [
     c.name,
     stateColour[c.state](c.state),
     c.pids.length > 0 ? c.pids.join(',') : '-',
+    ...(containers ? [c.container ? `${c.container.id} ${chalk.dim(c.container.image)}` : '-'] : []),
+    c.version ?? '-',
     Object.values(c.ports).join(',') || '-',
     c.uptimeMs === undefined ? '-' : formatDuration(c.uptimeMs),
     c.state === 'unavailable' || c.state === 'down' ? chalk.dim(c.reason ?? '') : mainUrl(c),
   ])
-  return renderTable(['COMPONENT', 'STATE', 'PID', 'PORTS', 'UPTIME', 'URL'], rows)
+  return renderTable(
+    ['COMPONENT', 'STATE', 'PID', ...(containers ? ['CONTAINER'] : []), 'VERSION', 'PORTS', 'UPTIME', 'URL'],
+    rows,
+  )
 }
 
 function mainUrl(c: ComponentReport): string {

@@ -10,6 +10,8 @@ import {type UpResult, up} from '../stack/stack.js'
 export default class Up extends PocCommand {
   static description = `Starts the components in dependency order (independent ones in parallel), waits for each to be ready, and prints where they listen. Healthy components are left alone, so running it again changes nothing. Processes are detached and outlive this command; poc status, logs and down find them through $POC_HOME (default .poc/). On a failure it prints the failing component's last log lines and stops what it started; Ctrl+C does the same.
 
+Runtimes (--runtime, env POC_RUNTIME): auto picks docker if its engine answers, else podman if its socket or binary is there (poc starts podman's API service itself), else native. Under docker and podman the infrastructure runs in containers named poc-<offset>-<component> on the network poc-<offset>, ports published on 127.0.0.1; an official image that cannot be pulled is replaced by poc's local image (poc images build). A running stack keeps its runtime.
+
 ${exitCodesHelp}`
 
   static examples = [
@@ -22,9 +24,22 @@ ${exitCodesHelp}`
       command: '<%= config.bin %> <%= command.id %> --port-offset 1000',
       description: 'A second stack on shifted ports (5672 becomes 6672, …).',
     },
+    {
+      command: '<%= config.bin %> <%= command.id %> --runtime podman',
+      description:
+        "Infrastructure in podman containers (official images, or poc's local ones when they cannot be pulled).",
+    },
+    {
+      command: '<%= config.bin %> <%= command.id %> --runtime podman --services-in-containers --offline',
+      description: 'Everything in containers, from local images only.',
+    },
   ]
 
   static flags = {
+    offline: Flags.boolean({
+      description:
+        "docker/podman: never pull; run poc's local images (built from Debian packages when missing, see poc images build).",
+    }),
     only: Flags.string({
       description: 'Start only these components (comma-separated), with what they depend on.',
       multiple: true,
@@ -35,6 +50,10 @@ ${exitCodesHelp}`
       description: 'Where infrastructure runs: auto picks docker, then podman, then native.',
       env: 'POC_RUNTIME',
       options: ['auto', 'native', 'docker', 'podman'],
+    }),
+    'services-in-containers': Flags.boolean({
+      description:
+        'docker/podman: run our services from the image built from this repo too, on the stack network (default: host processes).',
     }),
     timeout: durationFlag({
       description: 'How long each component may take to become ready (default 60s; RabbitMQ 90s).',
@@ -71,6 +90,8 @@ ${exitCodesHelp}`
             runtime: flags.runtime as 'auto',
             portOffset: flags['port-offset'],
             timeoutMs: flags.timeout,
+            servicesInContainers: flags['services-in-containers'] ? true : undefined,
+            offline: flags.offline,
           },
           {home: this.home, signal: controller.signal, progress},
         ),
@@ -101,6 +122,9 @@ ${exitCodesHelp}`
     const skipped = result.components.filter((c) => c.state === 'unavailable')
     if (skipped.length > 0)
       this.say(`Not started: ${skipped.map((c) => `${c.name} (${c.reason})`).join('; ')}.`)
-    this.say(`State: ${result.home}  ·  poc status  ·  poc logs -f  ·  poc down`)
+    this.say(
+      `Runtime: ${result.runtime}${result.servicesInContainers ? ' (services in containers)' : ''}  ·  state: ${result.home}`,
+    )
+    this.say('Next: poc smoke  ·  poc status  ·  poc logs -f  ·  poc down')
   }
 }

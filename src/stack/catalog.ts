@@ -2,6 +2,7 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {packageRoot} from '../lib/package-root.js'
 import type {PocHome} from './home.js'
+import {Redis} from 'ioredis'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
 import {ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
 
@@ -56,7 +57,16 @@ export interface ComponentContext {
   portOffset: number
   /** Resolved ports of any catalog component, for configs that point at others (Prometheus targets). */
   portsOf(name: ComponentName): Record<string, number>
+  /** Where this component runs: a host process, a container on the host's network, or one on the stack's network. */
+  placement: Placement
+  /** The address and ports the component's own server listens on, where it runs (inside its container or on the host). */
+  bind: {host: string; ports: Record<string, number>}
+  /** `host:port` at which this component reaches another's port: an alias on the stack's network, or 127.0.0.1. */
+  reach(name: ComponentName, port: string): string
 }
+
+/** process: a host process. host-container: a container in the host's network. network-container: a container on the stack's network. */
+export type Placement = 'process' | 'host-container' | 'network-container'
 
 export interface BinaryRequirement {
   /** The name a user knows, e.g. rabbitmq-server. */
@@ -84,6 +94,41 @@ export interface NativeRecipe {
   processes(ctx: ComponentContext, binaries: Record<string, string>): NativeProcessSpec[]
 }
 
+/**
+ * How the container runtimes run a component. The official image and poc's local image
+ * (`poc images build`, from Debian packages) take the same arguments and mounts, so the two
+ * behave the same; generated configs are written to the data directory and mounted.
+ */
+export interface ContainerRecipe {
+  /** The official image, fully qualified (podman resolves no short names without a registries.conf). */
+  image: string
+  /** The local image recipe `poc images build` has for it, used offline or when a pull fails. */
+  localImage?: LocalImageName
+  entrypoint?: string[]
+  cmd?(ctx: ComponentContext): string[]
+  env?(ctx: ComponentContext): Record<string, string>
+  /** Write config files into ctx.dataDir before the container is created. */
+  prepare?(ctx: ComponentContext): Promise<void>
+  /** Host paths bound into the container. */
+  binds?(ctx: ComponentContext): Array<{source: string; target: string; readOnly?: boolean}>
+  /**
+   * Directories under ctx.dataDir bound read-write at `target`: a container's data lives in
+   * $POC_HOME/data/<component>/ as a native server's does, so `poc reset` and `poc down --volumes`
+   * work the same under every runtime. Containers run as the caller's uid:gid, so the files are theirs.
+   */
+  data?: Array<{dir: string; target: string}>
+  /** A fixed hostname: RabbitMQ names its node (and its data) after it. */
+  hostname?: string
+  /**
+   * It scrapes or calls our services: while they are host processes (bound to 127.0.0.1) it
+   * shares the host's network to reach them; with --services-in-containers it joins the stack's network.
+   */
+  reachesServices?: boolean
+}
+
+export const localImageNames = ['rabbitmq', 'redis', 'prometheus', 'services'] as const
+export type LocalImageName = (typeof localImageNames)[number]
+
 export interface ComponentSpec {
   name: ComponentName
   summary: string
@@ -97,8 +142,10 @@ export interface ComponentSpec {
   urls(ctx: ComponentContext): Record<string, string>
   /** How the native runtime starts it; absent when it has no native form. */
   native?: NativeRecipe
-  /** The official image the container runtimes use. */
-  image?: string
+  /** How docker and podman run it; for our services, with --services-in-containers. */
+  container?: ContainerRecipe
+  /** The version the running server reports, for `poc status` (what really runs, not what was asked for). */
+  version?(ctx: ComponentContext, signal: AbortSignal): Promise<string | undefined>
   /** Environment of our own services, the same under every runtime. */
   env?(ctx: ComponentContext): Record<string, string>
   /** Variables passed through from the caller of `poc up` when set (FAIL_RATE=1 poc up). */
@@ -107,6 +154,8 @@ export interface ComponentSpec {
 
 const defaultStartTimeoutMs = 60_000
 const defaultStopGraceMs = 10_000
+
+const guestAuthorization = `Basic ${Buffer.from('guest:guest').toString('base64')}`
 
 const rabbitmq: ComponentSpec = {
   name: 'rabbitmq',
@@ -127,7 +176,7 @@ const rabbitmq: ComponentSpec = {
     allOf(
       amqpConnect(amqpUrl(ctx), `amqp://${ctx.host}:${ctx.ports.amqp}`),
       http(`http://${ctx.host}:${ctx.ports.management}/api/healthchecks/node`, {
-        headers: {authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`},
+        headers: {authorization: guestAuthorization},
         body: (json) =>
           (json as {status?: string}).status === 'ok' ? undefined : `node health: ${JSON.stringify(json)}`,
       }),
@@ -136,7 +185,33 @@ const rabbitmq: ComponentSpec = {
     amqp: amqpUrl(ctx),
     management: `http://${ctx.host}:${ctx.ports.management}`,
   }),
-  image: 'rabbitmq:3.13-management',
+  container: {
+    image: 'docker.io/library/rabbitmq:3.13-management',
+    localImage: 'rabbitmq',
+    hostname: 'rabbitmq',
+    prepare: writeRabbitmqConfig,
+    binds: (ctx) => [
+      {
+        source: path.join(ctx.dataDir, 'rabbitmq.conf'),
+        target: '/etc/rabbitmq/rabbitmq.conf',
+        readOnly: true,
+      },
+      {
+        source: path.join(ctx.dataDir, 'enabled_plugins'),
+        target: '/etc/rabbitmq/enabled_plugins',
+        readOnly: true,
+      },
+    ],
+    data: [{dir: 'lib', target: '/var/lib/rabbitmq'}],
+  },
+  version: async (ctx, signal) => {
+    const response = await fetch(`http://${ctx.host}:${ctx.ports.management}/api/overview`, {
+      headers: {authorization: guestAuthorization},
+      signal,
+    })
+    if (!response.ok) return undefined
+    return ((await response.json()) as {rabbitmq_version?: string}).rabbitmq_version
+  },
   native: {
     binaries: [
       {
@@ -153,21 +228,7 @@ const rabbitmq: ComponentSpec = {
       await mkdir(path.join(dir, 'home'), {recursive: true})
       await mkdir(path.join(dir, 'mnesia'), {recursive: true})
       await mkdir(path.join(dir, 'log'), {recursive: true})
-      await writeFile(
-        path.join(dir, 'rabbitmq.conf'),
-        [
-          `listeners.tcp.default = ${ctx.host}:${ctx.ports.amqp}`,
-          `management.tcp.ip = ${ctx.host}`,
-          `management.tcp.port = ${ctx.ports.management}`,
-          // Logs go to stdout, which is the component's log file, so `poc logs rabbitmq` shows them.
-          'log.console = true',
-          'log.console.level = info',
-          'log.console.use_colors = off',
-          'log.file = false',
-          '',
-        ].join('\n'),
-      )
-      await writeFile(path.join(dir, 'enabled_plugins'), '[rabbitmq_management].\n')
+      await writeRabbitmqConfig(ctx)
       // Our own (empty) env file, so /etc/rabbitmq/rabbitmq-env.conf of a system install is not read.
       await writeFile(path.join(dir, 'rabbitmq-env.conf'), '')
     },
@@ -213,6 +274,29 @@ const rabbitmq: ComponentSpec = {
   },
 }
 
+/** rabbitmq.conf and enabled_plugins for where the broker runs: the same file natively and in either image. */
+async function writeRabbitmqConfig(ctx: ComponentContext): Promise<void> {
+  await mkdir(ctx.dataDir, {recursive: true})
+  const inContainer = ctx.placement !== 'process'
+  await writeFile(
+    path.join(ctx.dataDir, 'rabbitmq.conf'),
+    [
+      `listeners.tcp.default = ${ctx.bind.host}:${ctx.bind.ports.amqp}`,
+      `management.tcp.ip = ${ctx.bind.host}`,
+      `management.tcp.port = ${ctx.bind.ports.management}`,
+      // In a container, clients come through the published port from the bridge, not from loopback.
+      ...(inContainer ? ['loopback_users.guest = false'] : []),
+      // Logs go to stdout, which is the component's log file, so `poc logs rabbitmq` shows them.
+      'log.console = true',
+      'log.console.level = info',
+      'log.console.use_colors = off',
+      'log.file = false',
+      '',
+    ].join('\n'),
+  )
+  await writeFile(path.join(ctx.dataDir, 'enabled_plugins'), '[rabbitmq_management].\n')
+}
+
 function amqpUrl(ctx: ComponentContext): string {
   return `amqp://guest:guest@${ctx.host}:${ctx.ports.amqp}`
 }
@@ -228,7 +312,39 @@ const redis: ComponentSpec = {
   stopGraceMs: defaultStopGraceMs,
   readiness: (ctx) => redisPing(ctx.host, ctx.ports.redis as number),
   urls: (ctx) => ({redis: `redis://${ctx.host}:${ctx.ports.redis}`}),
-  image: 'redis:7-alpine',
+  container: {
+    image: 'docker.io/library/redis:7-alpine',
+    localImage: 'redis',
+    // Protected mode refuses clients that come through the published port from the bridge.
+    cmd: () => [
+      'redis-server',
+      '--protected-mode',
+      'no',
+      '--appendonly',
+      'yes',
+      '--dir',
+      '/data',
+      '--save',
+      '',
+    ],
+    data: [{dir: 'data', target: '/data'}],
+  },
+  version: async (ctx, signal) => {
+    const client = new Redis({
+      host: ctx.host,
+      port: ctx.ports.redis,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+    })
+    client.on('error', () => undefined)
+    signal.addEventListener('abort', () => client.disconnect(), {once: true})
+    try {
+      await client.connect()
+      return /redis_version:(\S+)/.exec(await client.info('server'))?.[1]
+    } finally {
+      client.disconnect()
+    }
+  },
   native: {
     binaries: [
       {
@@ -280,7 +396,33 @@ const prometheus: ComponentSpec = {
   stopGraceMs: defaultStopGraceMs,
   readiness: (ctx) => http(`http://${ctx.host}:${ctx.ports.http}/-/ready`),
   urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
-  image: 'prom/prometheus',
+  container: {
+    image: 'docker.io/prom/prometheus:latest',
+    localImage: 'prometheus',
+    prepare: async (ctx) => {
+      await mkdir(ctx.dataDir, {recursive: true})
+      await writeFile(path.join(ctx.dataDir, 'prometheus.yml'), prometheusConfig(ctx))
+    },
+    cmd: (ctx) => [
+      '--config.file=/etc/prometheus/prometheus.yml',
+      '--storage.tsdb.path=/prometheus',
+      `--web.listen-address=${ctx.bind.host}:${ctx.bind.ports.http}`,
+    ],
+    binds: (ctx) => [
+      {
+        source: path.join(ctx.dataDir, 'prometheus.yml'),
+        target: '/etc/prometheus/prometheus.yml',
+        readOnly: true,
+      },
+    ],
+    data: [{dir: 'tsdb', target: '/prometheus'}],
+    reachesServices: true,
+  },
+  version: async (ctx, signal) => {
+    const response = await fetch(`http://${ctx.host}:${ctx.ports.http}/api/v1/status/buildinfo`, {signal})
+    if (!response.ok) return undefined
+    return ((await response.json()) as {data?: {version?: string}}).data?.version
+  },
   native: {
     binaries: [
       {
@@ -315,8 +457,7 @@ function prometheusConfig(ctx: ComponentContext): string {
   const jobs = catalog
     .filter((c) => c.kind === 'service')
     .map((c) => {
-      const port = Object.values(ctx.portsOf(c.name))[0]
-      return `  - job_name: ${c.name}\n    static_configs:\n      - targets: ['${ctx.host}:${port}']`
+      return `  - job_name: ${c.name}\n    static_configs:\n      - targets: ['${ctx.reach(c.name, 'http')}']`
     })
   return `global:\n  scrape_interval: 5s\nscrape_configs:\n${jobs.join('\n')}\n`
 }
@@ -325,7 +466,7 @@ function containerOnly(
   name: ComponentName,
   summary: string,
   ports: PortSpec[],
-  image: string,
+  container: ContainerRecipe,
   healthPath: string,
   dependsOn: ComponentName[] = [],
 ): ComponentSpec {
@@ -341,17 +482,17 @@ function containerOnly(
     readiness: (ctx) => http(`http://${ctx.host}:${Object.values(ctx.ports)[0]}${healthPath}`),
     urls: (ctx) =>
       Object.fromEntries(Object.entries(ctx.ports).map(([n, p]) => [n, `http://${ctx.host}:${p}`])),
-    image,
+    container,
   }
 }
 
 /** What every service needs to find the infrastructure and its own files. */
 function serviceEnv(ctx: ComponentContext): Record<string, string> {
   return {
-    HOST: ctx.host,
-    PORT: String(ctx.ports.http),
-    AMQP_URL: `amqp://guest:guest@${ctx.host}:${ctx.portsOf('rabbitmq').amqp}`,
-    REDIS_URL: `redis://${ctx.host}:${ctx.portsOf('redis').redis}`,
+    HOST: ctx.bind.host,
+    PORT: String(ctx.bind.ports.http),
+    AMQP_URL: `amqp://guest:guest@${ctx.reach('rabbitmq', 'amqp')}`,
+    REDIS_URL: `redis://${ctx.reach('redis', 'redis')}`,
     DATA_DIR: ctx.dataDir,
     POC_HOME: ctx.home.root,
   }
@@ -363,23 +504,29 @@ const nodeService: NativeRecipe = {
   prepare: async (ctx) => {
     await mkdir(ctx.dataDir, {recursive: true})
   },
-  processes: (ctx) => {
-    const spec = getComponent(ctx.name)
-    const passed = Object.fromEntries(
-      (spec.passEnv ?? []).flatMap((name) =>
-        process.env[name] === undefined ? [] : [[name, process.env[name] as string]],
-      ),
-    )
-    return [
-      {
-        role: 'server',
-        command: process.execPath,
-        args: [path.join(packageRoot, 'bin', 'run.js'), 'service', 'run', ctx.name],
-        env: {...passed, ...(spec.env?.(ctx) ?? {})},
-        cwd: ctx.dataDir,
-      },
-    ]
-  },
+  processes: (ctx) => [
+    {
+      role: 'server',
+      command: process.execPath,
+      args: [path.join(packageRoot, 'bin', 'run.js'), 'service', 'run', ctx.name],
+      env: serviceEnvironment(getComponent(ctx.name), ctx),
+      cwd: ctx.dataDir,
+    },
+  ],
+}
+
+/** A service's whole environment, the same as a process or in a container: what it passes through from the caller, then its own. */
+export function serviceEnvironment(
+  spec: ComponentSpec,
+  ctx: ComponentContext,
+  callerEnv: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const passed = Object.fromEntries(
+    (spec.passEnv ?? []).flatMap((name) =>
+      callerEnv[name] === undefined ? [] : [[name, callerEnv[name] as string]],
+    ),
+  )
+  return {...passed, ...(spec.env?.(ctx) ?? {})}
 }
 
 const sharedServiceEnv = ['NUM_SHARDS', 'IDEMP_TTL_MS', 'LOG_LEVEL']
@@ -442,6 +589,17 @@ function service(
     urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
     env: (ctx) => ({...serviceEnv(ctx), ...options.env?.(ctx)}),
     passEnv: [...sharedServiceEnv, ...(options.passEnv ?? [])],
+    // --services-in-containers: the image built from this repo, with $POC_HOME at the same path.
+    container: {
+      image: 'localhost/poc/services',
+      localImage: 'services',
+      cmd: () => [name],
+      prepare: async (ctx) => {
+        await mkdir(ctx.dataDir, {recursive: true})
+        await options.prepare?.(ctx)
+      },
+      binds: (ctx) => [{source: ctx.home.root, target: ctx.home.root}],
+    },
     native: options.prepare
       ? {
           ...nodeService,
@@ -464,7 +622,11 @@ export const catalog: readonly ComponentSpec[] = [
       {name: 'api', port: 9000},
       {name: 'console', port: 9001},
     ],
-    'minio/minio',
+    {
+      image: 'docker.io/minio/minio:latest',
+      cmd: () => ['server', '/data', '--console-address', ':9001'],
+      data: [{dir: 'data', target: '/data'}],
+    },
     '/minio/health/ready',
   ),
   prometheus,
@@ -472,15 +634,28 @@ export const catalog: readonly ComponentSpec[] = [
     'grafana',
     'Grafana dashboards',
     [{name: 'http', port: 3000}],
-    'grafana/grafana',
+    {image: 'docker.io/grafana/grafana:latest'},
     '/api/health',
     ['prometheus', 'loki'],
   ),
-  containerOnly('loki', 'Loki log store', [{name: 'http', port: 3100}], 'grafana/loki', '/ready'),
-  containerOnly('promtail', 'Promtail shipping logs to Loki', [], 'grafana/promtail', '/ready', ['loki']),
+  containerOnly(
+    'loki',
+    'Loki log store',
+    [{name: 'http', port: 3100}],
+    {image: 'docker.io/grafana/loki:latest'},
+    '/ready',
+  ),
+  containerOnly(
+    'promtail',
+    'Promtail shipping logs to Loki',
+    [],
+    {image: 'docker.io/grafana/promtail:latest'},
+    '/ready',
+    ['loki'],
+  ),
   service('pm', 'project management service (pm-service)', 3001),
   service('fi', 'finance read model (fi-service)', 3002, {
-    env: (ctx) => ({PM_URL: `http://${ctx.host}:${ctx.portsOf('pm').http}`}),
+    env: (ctx) => ({PM_URL: `http://${ctx.reach('pm', 'http')}`}),
     passEnv: ['FI_PREFETCH'],
   }),
   service('sales', 'sales orders', 3003),

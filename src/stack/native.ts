@@ -98,8 +98,13 @@ export async function spawnDetached(spec: NativeProcessSpec, logFile: string): P
   }
 }
 
+/** Helpers whose end does not take the component down: a container's log follower. */
+export const auxiliaryRoles: ReadonlySet<string> = new Set(['logs'])
+
+/** The component runs: every essential process of it (a server, its epmd, a container's main process) is alive. */
 export function processesAlive(records: ProcessRecord[]): boolean {
-  return records.length > 0 && records.every((r) => isRunning(r.pid, r.startTicks))
+  const essential = records.filter((r) => !auxiliaryRoles.has(r.role))
+  return essential.length > 0 && essential.every((r) => isRunning(r.pid, r.startTicks))
 }
 
 export interface StopOutcome {

@@ -6,7 +6,6 @@ import {
   catalog,
   getComponent,
   maxPortOffset,
-  resolvePorts,
   selectComponents,
   startWaves,
 } from './catalog.js'
@@ -16,11 +15,12 @@ import {ExitCode, PocError, errorMessage, usageError} from './errors.js'
 import type {PocHome} from './home.js'
 import {withLock} from './lock.js'
 import {lastLines} from './log-tail.js'
-import {processesAlive, resolveBinaries, spawnDetached, stopProcesses, waitPortsFree} from './native.js'
+import {processesAlive, stopProcesses, waitPortsFree} from './native.js'
+import {newRuntime, runtimeForState} from './open-runtime.js'
 import {checkPortFree, describeHolder, type PortConflict} from './ports.js'
 import {pidsWorkingUnder, readStat} from './proc.js'
 import {waitForReady} from './readiness.js'
-import {type RuntimeChoice, resolveRuntime, unavailableReason} from './runtime.js'
+import {type Runtime, type RuntimeChoice, removeComponentData} from './runtime.js'
 import {
   type ComponentRecord,
   type StackState,
@@ -31,8 +31,18 @@ import {
   writeState,
 } from './state.js'
 
+export {removeComponentData} from './runtime.js'
+
 export type ProgressPhase =
-  'checking' | 'starting' | 'ready' | 'unchanged' | 'skipped' | 'failed' | 'stopping' | 'stopped'
+  | 'checking'
+  | 'preparing'
+  | 'starting'
+  | 'ready'
+  | 'unchanged'
+  | 'skipped'
+  | 'failed'
+  | 'stopping'
+  | 'stopped'
 export interface ProgressEvent {
   component: ComponentName
   phase: ProgressPhase
@@ -54,6 +64,10 @@ export interface ComponentReport {
   uptimeMs?: number
   readyMs?: number
   reason?: string
+  /** Under docker or podman: the container (short id) and the image it runs. */
+  container?: {id: string; name: string; image: string}
+  /** What the running server says it is (`poc status`). */
+  version?: string
 }
 
 export interface UpRequest {
@@ -64,11 +78,16 @@ export interface UpRequest {
   portOffset?: number
   /** Overrides every component's own start timeout. */
   timeoutMs?: number
+  /** docker/podman: run our services from the services image too. */
+  servicesInContainers?: boolean
+  /** docker/podman: never pull; use poc's local images. */
+  offline?: boolean
 }
 
 export interface UpResult {
   home: string
   runtime: RuntimeName
+  servicesInContainers: boolean
   portOffset: number
   durationMs: number
   components: ComponentReport[]
@@ -94,7 +113,6 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
   const clock = context.clock ?? systemClock
   const progress = context.progress ?? (() => undefined)
   const began = clock.now()
-  const runtime = resolveRuntime(request.runtime)
   if (request.portOffset !== undefined && (request.portOffset < 0 || request.portOffset > maxPortOffset)) {
     throw usageError(`--port-offset must be between 0 and ${maxPortOffset}, got ${request.portOffset}`)
   }
@@ -104,215 +122,269 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
     const loaded = await readState(home)
     if (loaded.warning) warnings.push(loaded.warning)
     const previouslyRecorded = new Set(loaded.state?.components.map((c) => c.name))
-    const state = await reconcile(loaded.state, runtime, request.portOffset, home)
-    const portOffset = state.portOffset
-    const selected = selectComponents({only: request.only, with: request.with})
-
-    const reports = new Map<ComponentName, ComponentReport>()
-    const runnable: ComponentName[] = []
-    for (const name of selected) {
-      const reason = unavailableReason(getComponent(name), runtime)
-      if (!reason) {
-        runnable.push(name)
-        continue
-      }
-      if (request.only?.includes(name))
-        throw new PocError(`cannot start ${name}: ${reason}`, {code: 'unavailable'})
-      reports.set(name, {
-        ...baseReport(name, home, portOffset),
-        state: 'unavailable',
-        action: 'skipped',
-        reason,
-      })
-      progress({component: name, phase: 'skipped', message: reason})
-    }
-    // A component whose dependency cannot run is skipped too, with that reason.
-    for (const name of [...runnable]) {
-      const blocked = getComponent(name).dependsOn.find((dep) => reports.get(dep)?.state === 'unavailable')
-      if (!blocked) continue
-      runnable.splice(runnable.indexOf(name), 1)
-      const reason = `needs ${blocked}, which is unavailable`
-      reports.set(name, {
-        ...baseReport(name, home, portOffset),
-        state: 'unavailable',
-        action: 'skipped',
-        reason,
-      })
-      progress({component: name, phase: 'skipped', message: reason})
-    }
-
-    const running = new Set(runnable.filter((name) => state.components.some((c) => c.name === name)))
-    const toStart = runnable.filter((name) => !running.has(name))
-    await preflight(toStart, portOffset)
-    await writeState(home, state)
-
-    let saving = Promise.resolve()
-    const save = () => (saving = saving.then(() => writeState(home, state)))
-    const startedHere: ComponentRecord[] = []
-    const readyHere = new Set<ComponentName>()
-
-    const bringUp = async (name: ComponentName): Promise<void> => {
-      const spec = getComponent(name)
-      const ctx = componentContext(name, home, portOffset)
-      const timeoutMs = request.timeoutMs ?? spec.startTimeoutMs
-      const wasRunning = running.has(name)
-      let record = state.components.find((c) => c.name === name)
-      const t0 = clock.now()
-      if (!wasRunning || !record) {
-        progress({component: name, phase: 'starting'})
-        const recipe = spec.native
-        if (!recipe) throw new Error(`${name} has no native recipe`)
-        const binaries = resolveBinaries(recipe.binaries)
-        await recipe.prepare?.(ctx)
-        record = {
-          name,
-          runtime,
-          ports: ctx.ports,
-          startedAt: new Date().toISOString(),
-          logFile: ctx.logFile,
-          processes: [],
-        }
-        upsertComponent(state, record)
-        startedHere.push(record)
-        for (const processSpec of recipe.processes(ctx, binaries)) {
-          record.processes.push(await spawnDetached(processSpec, ctx.logFile))
-          await save()
-        }
-      } else {
-        progress({component: name, phase: 'checking'})
-      }
-      const current = record
-      try {
-        await waitForReady(spec.readiness(ctx), {
-          timeoutMs,
-          clock,
-          signal: context.signal,
-          abortIf: () =>
-            processesAlive(current.processes)
-              ? undefined
-              : `${name} exited while starting (see its log: ${current.logFile})`,
-        })
-      } catch (error) {
-        const message = `${name} did not become ready: ${errorMessage(error)}`
-        progress({component: name, phase: 'failed', message})
-        throw new PocError(message, {
-          code: 'start_failed',
-          details: await logTail(name, current.logFile),
-          suggestions: [`See the whole log with: poc logs ${name}`, 'Check prerequisites with: poc doctor'],
-          cause: error,
-        })
-      }
-      const readyMs = clock.now() - t0
-      readyHere.add(name)
-      const action = wasRunning ? 'unchanged' : previouslyRecorded.has(name) ? 'restarted' : 'started'
-      progress({
-        component: name,
-        phase: wasRunning ? 'unchanged' : 'ready',
-        message: wasRunning ? 'already running' : `ready in ${formatDuration(readyMs)}`,
-      })
-      reports.set(name, {
-        ...baseReport(name, home, portOffset),
-        state: 'healthy',
-        action,
-        pids: current.processes.map((p) => p.pid),
-        readyMs: wasRunning ? undefined : readyMs,
-        uptimeMs: Date.now() - Date.parse(current.startedAt),
-      })
-    }
-
+    const {state, runtime} = await reconcile(loaded.state, request, home)
     try {
-      for (const wave of startWaves(runnable)) {
-        if (context.signal?.aborted) throw context.signal.reason
-        const results = await Promise.allSettled(wave.map(bringUp))
-        const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-        if (failure) throw failure.reason
-      }
-    } catch (error) {
-      // Stop what this call started, newest first, and say so; the original error is what the user sees.
-      for (const record of [...startedHere].reverse()) {
-        progress({component: record.name, phase: 'stopping'})
-        const grace = readyHere.has(record.name) ? getComponent(record.name).stopGraceMs : unreadyStopGraceMs
-        await stopProcesses(record.processes, grace, clock)
-        removeComponent(state, record.name)
-        progress({component: record.name, phase: 'stopped'})
-      }
-      await saving.catch(() => undefined)
-      await writeState(home, state)
-      if (context.signal?.aborted) {
-        throw new PocError(
-          `interrupted: stopped the ${startedHere.length} component(s) this call had started`,
-          {
-            exitCode: ExitCode.interrupted,
-            code: 'interrupted',
-          },
-        )
-      }
-      throw error
+      return await upWith(runtime, state)
+    } finally {
+      await runtime.close()
     }
-    await saving
-    return {
-      home: home.root,
-      runtime,
-      portOffset,
-      durationMs: clock.now() - began,
-      components: selected.map((name) => reports.get(name) as ComponentReport),
-      warnings,
+
+    async function upWith(runtime: Runtime, state: StackState): Promise<UpResult> {
+      const portOffset = state.portOffset
+      const context_ = (name: ComponentName) => componentContext(name, home, portOffset, runtime.placementOf)
+      const selected = selectComponents({only: request.only, with: request.with})
+
+      const reports = new Map<ComponentName, ComponentReport>()
+      const skip = (name: ComponentName, reason: string) => {
+        reports.set(name, {
+          ...baseReport(name, home, portOffset),
+          state: 'unavailable',
+          action: 'skipped',
+          reason,
+        })
+        progress({component: name, phase: 'skipped', message: reason})
+      }
+      const runnable: ComponentName[] = []
+      for (const name of selected) {
+        const reason = runtime.unavailableReason(getComponent(name))
+        if (!reason) runnable.push(name)
+        else if (request.only?.includes(name))
+          throw new PocError(`cannot start ${name}: ${reason}`, {code: 'unavailable'})
+        else skip(name, reason)
+      }
+      const running = new Set(runnable.filter((name) => state.components.some((c) => c.name === name)))
+      let toStart = runnable.filter((name) => !running.has(name))
+      // What a component needs before it starts (binaries, images); optional ones that cannot have it are skipped.
+      const required = new Set<ComponentName>(
+        toStart.filter((name) => request.only?.includes(name) || getComponent(name).group === 'core'),
+      )
+      const missing = await runtime.prepare(toStart, {
+        required,
+        signal: context.signal,
+        progress: (component, message) => progress({component, phase: 'preparing', message}),
+      })
+      for (const [name, reason] of missing) skip(name, reason)
+      // A component whose dependency cannot run is skipped too, with that reason.
+      for (const name of [...runnable]) {
+        if (reports.has(name)) continue
+        const blocked = getComponent(name).dependsOn.find((dep) => reports.get(dep)?.state === 'unavailable')
+        if (blocked) skip(name, `needs ${blocked}, which is unavailable`)
+      }
+      const startable = runnable.filter((name) => !reports.has(name))
+      toStart = startable.filter((name) => !running.has(name))
+      await preflight(runtime, toStart, portOffset, home)
+      state.engine = runtime.engineState()
+      state.servicesInContainers = request.servicesInContainers ?? state.servicesInContainers
+      await writeState(home, state)
+
+      let saving = Promise.resolve()
+      const save = () => (saving = saving.then(() => writeState(home, state)))
+      const startedHere: ComponentRecord[] = []
+      const readyHere = new Set<ComponentName>()
+
+      const bringUp = async (name: ComponentName): Promise<void> => {
+        const spec = getComponent(name)
+        const ctx = context_(name)
+        const timeoutMs = request.timeoutMs ?? spec.startTimeoutMs
+        const wasRunning = running.has(name)
+        let record = state.components.find((c) => c.name === name)
+        const t0 = clock.now()
+        if (!wasRunning || !record) {
+          progress({component: name, phase: 'starting'})
+          record = {
+            name,
+            runtime: runtime.name,
+            ports: ctx.ports,
+            startedAt: new Date().toISOString(),
+            logFile: ctx.logFile,
+            processes: [],
+          }
+          upsertComponent(state, record)
+          startedHere.push(record)
+          await runtime.start({spec, ctx, record, save})
+        } else {
+          progress({component: name, phase: 'checking'})
+        }
+        const current = record
+        try {
+          await waitForReady(spec.readiness(ctx), {
+            timeoutMs,
+            clock,
+            signal: context.signal,
+            abortIf: () =>
+              processesAlive(current.processes)
+                ? undefined
+                : `${name} exited while starting (see its log: ${current.logFile})`,
+          })
+        } catch (error) {
+          const message = `${name} did not become ready: ${errorMessage(error)}`
+          progress({component: name, phase: 'failed', message})
+          throw new PocError(message, {
+            code: 'start_failed',
+            details: await logTail(name, current.logFile),
+            suggestions: [`See the whole log with: poc logs ${name}`, 'Check prerequisites with: poc doctor'],
+            cause: error,
+          })
+        }
+        const readyMs = clock.now() - t0
+        readyHere.add(name)
+        const action = wasRunning ? 'unchanged' : previouslyRecorded.has(name) ? 'restarted' : 'started'
+        progress({
+          component: name,
+          phase: wasRunning ? 'unchanged' : 'ready',
+          message: wasRunning ? 'already running' : `ready in ${formatDuration(readyMs)}`,
+        })
+        reports.set(name, {
+          ...recordReport(name, current, home, portOffset),
+          state: 'healthy',
+          action,
+          readyMs: wasRunning ? undefined : readyMs,
+        })
+      }
+
+      try {
+        for (const wave of startWaves(startable)) {
+          if (context.signal?.aborted) throw context.signal.reason
+          const results = await Promise.allSettled(wave.map(bringUp))
+          const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+          if (failure) throw failure.reason
+        }
+      } catch (error) {
+        // Stop what this call started, newest first, and say so; the original error is what the user sees.
+        for (const record of [...startedHere].reverse()) {
+          progress({component: record.name, phase: 'stopping'})
+          const grace = readyHere.has(record.name)
+            ? getComponent(record.name).stopGraceMs
+            : unreadyStopGraceMs
+          await runtime.stop(record, grace, clock).catch(() => undefined)
+          removeComponent(state, record.name)
+          progress({component: record.name, phase: 'stopped'})
+        }
+        await saving.catch(() => undefined)
+        if (state.components.length === 0) {
+          await runtime.teardown().catch(() => undefined)
+          await rm(home.stateFile, {force: true})
+        } else {
+          await writeState(home, state)
+        }
+        if (context.signal?.aborted) {
+          throw new PocError(
+            `interrupted: stopped the ${startedHere.length} component(s) this call had started`,
+            {
+              exitCode: ExitCode.interrupted,
+              code: 'interrupted',
+            },
+          )
+        }
+        throw error
+      }
+      await saving
+      return {
+        home: home.root,
+        runtime: runtime.name,
+        servicesInContainers: state.servicesInContainers ?? false,
+        portOffset,
+        durationMs: clock.now() - began,
+        components: selected.map((name) => reports.get(name) as ComponentReport),
+        warnings,
+      }
     }
   })
 }
 
 /**
  * Bring the recorded state in line with reality: components whose processes are gone (or
- * whose pids now belong to other programs) are cleaned out; a live stack keeps its settings.
+ * whose pids now belong to other programs) are cleaned out; a live stack keeps its settings
+ * and its runtime (`auto` never moves a running stack), a new one gets the runtime asked for.
  */
 async function reconcile(
   existing: StackState | undefined,
-  runtime: RuntimeName,
-  requestedOffset: number | undefined,
+  request: UpRequest,
   home: PocHome,
-): Promise<StackState> {
-  if (!existing) return emptyState(runtime, requestedOffset ?? 0)
-  for (const record of existing.components) {
+): Promise<{state: StackState; runtime: Runtime}> {
+  const fresh = async () => {
+    const portOffset = request.portOffset ?? existing?.portOffset ?? 0
+    const runtime = await newRuntime(request.runtime, home, portOffset, {
+      servicesInContainers: request.servicesInContainers ?? false,
+      offline: request.offline ?? false,
+    })
+    return {state: emptyState(runtime.name, portOffset), runtime}
+  }
+  if (!existing) return fresh()
+  const runtime = await runtimeForState(existing, home, {
+    servicesInContainers: request.servicesInContainers,
+    offline: request.offline,
+  })
+  for (const record of [...existing.components]) {
     if (processesAlive(record.processes)) continue
-    // Part of it may still run (e.g. epmd without its broker): stop the rest before it is started again.
-    await stopProcesses(record.processes, getComponent(record.name).stopGraceMs)
+    // Part of it may still run (e.g. epmd without its broker, a stopped container): stop the rest before it starts again.
+    await runtime.stop(record, getComponent(record.name).stopGraceMs)
     removeComponent(existing, record.name)
   }
-  if (existing.components.length === 0) return emptyState(runtime, requestedOffset ?? existing.portOffset)
-  if (requestedOffset !== undefined && requestedOffset !== existing.portOffset) {
-    throw new PocError(
-      `the stack in ${home.root} already runs with --port-offset ${existing.portOffset}, not ${requestedOffset}`,
-      {
-        code: 'offset_mismatch',
-        suggestions: [
-          'Stop it first with: poc down',
-          'Or run a second stack in another directory: POC_HOME=/tmp/other poc up',
-        ],
-      },
+  if (existing.components.length === 0) {
+    const requested = request.runtime === 'auto' ? undefined : request.runtime
+    const sameOffset = request.portOffset === undefined || request.portOffset === existing.portOffset
+    const sameServices = (request.servicesInContainers ?? false) === (existing.servicesInContainers ?? false)
+    if (
+      (requested === undefined || requested === existing.runtime) &&
+      sameOffset &&
+      sameServices &&
+      runtime.name !== 'native'
+    ) {
+      return {state: {...emptyState(runtime.name, existing.portOffset), engine: existing.engine}, runtime}
+    }
+    await runtime.teardown()
+    await runtime.close()
+    return fresh()
+  }
+  const mismatch = (message: string, code: string) =>
+    new PocError(message, {
+      code,
+      suggestions: [
+        'Stop it first with: poc down',
+        'Or run a second stack in another directory: POC_HOME=/tmp/other poc up',
+      ],
+    })
+  if (request.portOffset !== undefined && request.portOffset !== existing.portOffset) {
+    throw mismatch(
+      `the stack in ${home.root} already runs with --port-offset ${existing.portOffset}, not ${request.portOffset}`,
+      'offset_mismatch',
     )
   }
-  if (existing.runtime !== runtime) {
-    throw new PocError(
-      `the stack in ${home.root} runs under the ${existing.runtime} runtime, not ${runtime}`,
-      {
-        code: 'runtime_mismatch',
-        suggestions: ['Stop it first with: poc down'],
-      },
+  if (request.runtime !== 'auto' && existing.runtime !== request.runtime) {
+    throw mismatch(
+      `the stack in ${home.root} runs under the ${existing.runtime} runtime, not ${request.runtime}`,
+      'runtime_mismatch',
     )
   }
-  return existing
+  if (
+    request.servicesInContainers !== undefined &&
+    request.servicesInContainers !== (existing.servicesInContainers ?? false)
+  ) {
+    throw mismatch(
+      `the stack in ${home.root} runs its services ${existing.servicesInContainers ? 'in containers' : 'as host processes'}`,
+      'services_mismatch',
+    )
+  }
+  return {state: existing, runtime}
 }
 
-/** Everything that can be known before starting anything: binaries installed, ports free. */
-async function preflight(names: ComponentName[], portOffset: number): Promise<void> {
-  const requirements = names.flatMap((name) => getComponent(name).native?.binaries ?? [])
-  resolveBinaries(requirements)
+/** Everything that can be known before starting anything: the ports each component will bind are free. */
+async function preflight(
+  runtime: Runtime,
+  names: ComponentName[],
+  portOffset: number,
+  home: PocHome,
+): Promise<void> {
   const conflicts: PortConflict[] = []
   for (const name of names) {
-    const ports = resolvePorts(getComponent(name), portOffset)
-    for (const [portName, port] of Object.entries(ports)) {
+    const ctx = componentContext(name, home, portOffset, runtime.placementOf)
+    const portNames = Object.fromEntries(
+      Object.entries(ctx.ports).map(([portName, port]) => [port, portName]),
+    )
+    for (const port of runtime.hostPorts(getComponent(name), ctx)) {
       const holder = await checkPortFree(port)
-      if (holder) conflicts.push({component: name, portName, port, holder})
+      if (holder) conflicts.push({component: name, portName: portNames[port] ?? String(port), port, holder})
     }
   }
   if (conflicts.length === 0) return
@@ -337,6 +409,29 @@ function baseReport(name: ComponentName, home: PocHome, portOffset: number): Com
     pids: [],
     ports: publicPorts(name, portOffset),
     urls: publicUrls(name, home, portOffset),
+  }
+}
+
+/** A recorded component as status and up show it: its processes, and its container under docker or podman. */
+function recordReport(
+  name: ComponentName,
+  record: ComponentRecord,
+  home: PocHome,
+  portOffset: number,
+): ComponentReport {
+  return {
+    ...baseReport(name, home, portOffset),
+    pids: record.processes.map((p) => p.pid),
+    uptimeMs: Date.now() - Date.parse(record.startedAt),
+    ...(record.container
+      ? {
+          container: {
+            id: record.container.id.slice(0, 12),
+            name: record.container.name,
+            image: record.container.image,
+          },
+        }
+      : {}),
   }
 }
 
@@ -368,30 +463,28 @@ export async function status(context: StackContext): Promise<StatusResult> {
   const loaded = await readState(home, {moveCorruptAside: false})
   const state = loaded.state
   const portOffset = state?.portOffset ?? 0
-  const runtime = state?.runtime ?? 'native'
   const components = await Promise.all(
     catalog.map(async (spec): Promise<ComponentReport> => {
       const base = baseReport(spec.name, home, portOffset)
       const record = state?.components.find((c) => c.name === spec.name)
-      if (!record) {
-        const reason = unavailableReason(spec, runtime)
-        return reason ? {...base, state: 'unavailable', reason} : base
-      }
-      const pids = record.processes.map((p) => p.pid)
-      const uptimeMs = Date.now() - Date.parse(record.startedAt)
+      if (!record) return base
+      const report = recordReport(spec.name, record, home, portOffset)
       if (!processesAlive(record.processes)) {
-        return {...base, state: 'down', pids, reason: 'its process is gone; poc up starts it again'}
+        return {
+          ...report,
+          state: 'down',
+          uptimeMs: undefined,
+          reason: `its ${record.container ? 'container' : 'process'} is gone; poc up starts it again`,
+        }
       }
+      const ctx = componentContext(spec.name, home, portOffset)
       try {
-        await waitForReady(spec.readiness(componentContext(spec.name, home, portOffset)), {
-          timeoutMs: 0,
-          attemptTimeoutMs: 3000,
-          clock: context.clock,
-        })
-        return {...base, state: 'healthy', pids, uptimeMs}
+        await waitForReady(spec.readiness(ctx), {timeoutMs: 0, attemptTimeoutMs: 3000, clock: context.clock})
       } catch (error) {
-        return {...base, state: 'unhealthy', pids, uptimeMs, reason: errorMessage(error)}
+        return {...report, state: 'unhealthy', reason: errorMessage(error)}
       }
+      const version = await spec.version?.(ctx, AbortSignal.timeout(3000)).catch(() => undefined)
+      return {...report, state: 'healthy', ...(version ? {version} : {})}
     }),
   )
   return {
@@ -438,43 +531,49 @@ export async function down(request: DownRequest, context: StackContext): Promise
     const warnings = loaded.warning ? [loaded.warning] : []
     const state = loaded.state
     const stopped: StoppedComponent[] = []
-    if (state) {
-      // Reverse dependency order: services before the broker they publish to.
-      const names = state.components
-        .map((c) => c.name)
-        .filter((n) => !request.only || request.only.includes(n))
-      const order = startWaves(names).reverse()
-      for (const wave of order) {
-        await Promise.all(
-          wave.map(async (name) => {
-            const record = state.components.find((c) => c.name === name) as ComponentRecord
-            progress({component: name, phase: 'stopping'})
-            const outcome = await stopProcesses(record.processes, getComponent(name).stopGraceMs, clock)
-            const portsStillHeld = await waitPortsFree(Object.values(record.ports), 10_000, clock)
-            removeComponent(state, name)
-            await writeState(home, state)
-            stopped.push({name, pids: record.processes.map((p) => p.pid), ...outcome, portsStillHeld})
-            progress({
-              component: name,
-              phase: 'stopped',
-              message: outcome.forced ? 'needed SIGKILL' : undefined,
-            })
-          }),
-        )
+    const runtime = state ? await runtimeForState(state, home) : undefined
+    try {
+      if (state && runtime) {
+        // Reverse dependency order: services before the broker they publish to.
+        const names = state.components
+          .map((c) => c.name)
+          .filter((n) => !request.only || request.only.includes(n))
+        for (const wave of startWaves(names).reverse()) {
+          await Promise.all(
+            wave.map(async (name) => {
+              const record = state.components.find((c) => c.name === name) as ComponentRecord
+              progress({component: name, phase: 'stopping'})
+              const outcome = await runtime.stop(record, getComponent(name).stopGraceMs, clock)
+              const portsStillHeld = await waitPortsFree(Object.values(record.ports), 10_000, clock)
+              removeComponent(state, name)
+              await writeState(home, state)
+              stopped.push({name, pids: record.processes.map((p) => p.pid), ...outcome, portsStillHeld})
+              progress({
+                component: name,
+                phase: 'stopped',
+                message: outcome.forced ? 'needed SIGKILL' : undefined,
+              })
+            }),
+          )
+        }
       }
-    }
-    if (request.only) {
-      if (request.volumes) {
-        for (const name of request.only) await removeComponentData(home, name)
+      if (request.only) {
+        if (request.volumes) {
+          for (const name of request.only) await removeComponentData(home, name)
+        }
+        return {
+          home: home.root,
+          durationMs: clock.now() - began,
+          stopped,
+          orphans: [],
+          volumesRemoved: request.volumes,
+          warnings,
+        }
       }
-      return {
-        home: home.root,
-        durationMs: clock.now() - began,
-        stopped,
-        orphans: [],
-        volumesRemoved: request.volumes,
-        warnings,
-      }
+      // The network, stray containers of this home, and the podman service poc started.
+      if (runtime) warnings.push(...(await runtime.teardown()))
+    } finally {
+      await runtime?.close()
     }
     const orphans = await stopOrphans(home, clock)
     await rm(home.stateFile, {force: true})
@@ -488,11 +587,6 @@ export async function down(request: DownRequest, context: StackContext): Promise
       warnings,
     }
   })
-}
-
-/** A component's data directory, gone; it starts empty (or from its seed data) next time. */
-export async function removeComponentData(home: PocHome, name: ComponentName): Promise<void> {
-  await rm(home.dataDirOf(name), {recursive: true, force: true})
 }
 
 /**

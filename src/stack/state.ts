@@ -17,6 +17,14 @@ const processRecord = z.object({
 })
 export type ProcessRecord = z.infer<typeof processRecord>
 
+/** A container of the stack: its main process is also recorded (role `container`), so liveness is a /proc look. */
+const containerRecord = z.object({
+  id: z.string(),
+  name: z.string(),
+  image: z.string(),
+})
+export type ContainerRecord = z.infer<typeof containerRecord>
+
 const componentRecord = z.object({
   name: z.enum(componentNames),
   runtime: z.enum(runtimeNames),
@@ -24,6 +32,7 @@ const componentRecord = z.object({
   startedAt: z.string(),
   logFile: z.string(),
   processes: z.array(processRecord),
+  container: containerRecord.optional(),
 })
 export type ComponentRecord = z.infer<typeof componentRecord>
 
@@ -34,7 +43,21 @@ const stackState = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   components: z.array(componentRecord),
+  /** The container engine of a docker or podman stack, and the podman service poc started for it. */
+  engine: z
+    .object({
+      socketPath: z.string().optional(),
+      host: z.string().optional(),
+      port: z.number().int().optional(),
+      source: z.string(),
+      network: z.string(),
+      service: processRecord.optional(),
+    })
+    .optional(),
+  /** Our services run from the services image on the stack's network (--services-in-containers). */
+  servicesInContainers: z.boolean().optional(),
 })
+export type EngineState = NonNullable<z.infer<typeof stackState>['engine']>
 export type StackState = z.infer<typeof stackState>
 
 export interface LoadedState {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import {mkdtempSync, symlinkSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import net from 'node:net'
 import {after, describe, it} from 'node:test'
 import type {StatusResult} from '../../src/stack/stack.js'
@@ -46,12 +49,29 @@ describe('poc up refuses clearly', {timeout: 300_000}, () => {
     assert.match(run.stderr, /--port-offset must be between 0 and \d+/)
   })
 
-  it('says docker and podman are not implemented yet (exit 3)', async () => {
-    for (const runtime of ['docker', 'podman']) {
-      const run = await runPoc(home, ['up', '--runtime', runtime])
-      assert.equal(run.exitCode, 3)
-      assert.match(run.stderr, new RegExp(`the ${runtime} runtime is not implemented yet`))
-    }
+  it('says where it looked when no docker or podman engine answers (exit 3)', async () => {
+    // No engine at DOCKER_HOST, no docker socket on this machine, and no podman on this PATH: node alone.
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'poc-test-nodeonly-'))
+    symlinkSync(process.execPath, path.join(bin, 'node'))
+    const noEngine = {DOCKER_HOST: 'unix:///nonexistent/docker.sock', PATH: bin, XDG_RUNTIME_DIR: ''}
+    const docker = await runPoc(
+      home,
+      ['up', '--runtime', 'docker', '--port-offset', String(offset)],
+      noEngine,
+    )
+    assert.equal(docker.exitCode, 3, docker.stderr)
+    assert.match(
+      docker.stderr,
+      /no docker engine answers \(looked at \/nonexistent\/docker\.sock \(DOCKER_HOST\), \/var\/run\/docker\.sock\)/,
+    )
+    const podman = await runPoc(
+      home,
+      ['up', '--runtime', 'podman', '--port-offset', String(offset)],
+      noEngine,
+    )
+    assert.equal(podman.exitCode, 3, podman.stderr)
+    assert.match(podman.stderr, /no podman engine answers .*and for the podman binary/)
+    assert.match(podman.stderr, /apt-get install -y podman runc/)
   })
 
   it('says a component this runtime cannot run is unavailable, never faking it (exit 3)', async () => {

@@ -16,6 +16,7 @@ import {readState} from '../../stack/state.js'
 export interface SmokeTarget {
   home: PocHome
   runtime: RuntimeName
+  servicesInContainers: boolean
   portOffset: number
   /** What this stack should run: the default set this runtime can run, and whatever else was started. */
   expected: ComponentName[]
@@ -41,13 +42,16 @@ export async function loadTarget(home: PocHome): Promise<SmokeTarget> {
   const recorded = new Set(state.components.map((c) => c.name))
   const expected = catalog
     .filter(
-      (spec) => recorded.has(spec.name) || (spec.group === 'core' && !unavailableReason(spec, state.runtime)),
+      (spec) =>
+        recorded.has(spec.name) ||
+        (spec.group === 'core' && !unavailableReason(spec, state.runtime, state.servicesInContainers)),
     )
     .map((spec) => spec.name)
   const context = (name: ComponentName) => componentContext(name, home, state.portOffset)
   return {
     home,
     runtime: state.runtime,
+    servicesInContainers: state.servicesInContainers ?? false,
     portOffset: state.portOffset,
     expected,
     running,
@@ -61,5 +65,5 @@ export async function loadTarget(home: PocHome): Promise<SmokeTarget> {
 
 /** Why a component of the catalog cannot be checked in this stack, if it cannot. */
 export function notRunnableReason(target: SmokeTarget, name: ComponentName): string | undefined {
-  return unavailableReason(getComponent(name), target.runtime)
+  return unavailableReason(getComponent(name), target.runtime, target.servicesInContainers)
 }
