@@ -29,8 +29,19 @@ const missing = [...new Set(requirements.filter((r) => !findBinary(r)).map((r) =
 // Tools of the harness, not of the stack, so the catalog does not list them. Chromium is the
 // browser test/integration/bench-report-browser.test.ts opens the bench HTML report in; that
 // test looks at this path only.
+// podman (with runc, which poc's containers.conf names) is the container runtime `poc up` picks
+// when no docker engine answers; debootstrap builds poc's local images where no registry is
+// reachable (poc images build).
 const harnessTools = [
   {name: 'chromium', candidates: ['/usr/bin/chromium'], debianPackage: 'chromium', searchPath: false},
+  {name: 'podman', candidates: [], debianPackage: 'podman', searchPath: true},
+  {name: 'runc', candidates: [], debianPackage: 'runc', searchPath: true},
+  {
+    name: 'debootstrap',
+    candidates: ['/usr/sbin/debootstrap'],
+    debianPackage: 'debootstrap',
+    searchPath: true,
+  },
 ]
 const missingTools = harnessTools.filter((t) => !findBinary(t)).map((t) => t.debianPackage)
 
@@ -39,7 +50,8 @@ if (missing.length === 0) {
     'setup: the native runtime has everything it needs (rabbitmq-server, redis-server, prometheus).',
   )
 }
-if (missingTools.length === 0) console.log('setup: the harness has its tools (chromium).')
+if (missingTools.length === 0)
+  console.log('setup: the harness has its tools (chromium, podman, runc, debootstrap).')
 if (missing.length + missingTools.length > 0) installDebianPackages(missing, missingTools)
 console.log('setup: done. Next: npx poc up')
 

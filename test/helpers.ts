@@ -30,6 +30,8 @@ export const testPortOffsets = {
   stress: 700,
   telemetry: 650,
   bench: 850,
+  podman: 5800,
+  podmanPort: 6800,
 } as const
 
 export function makeHome(label: string): string {

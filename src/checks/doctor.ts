@@ -1,8 +1,10 @@
 import {existsSync} from 'node:fs'
 import {statfs} from 'node:fs/promises'
-import {request} from 'node:http'
 import path from 'node:path'
+import {execa} from 'execa'
 import {type BinaryRequirement, catalog, getComponent, resolvePorts} from '../stack/catalog.js'
+import {describeAddress, findRunningEngine, podmanBinary} from '../stack/engine/connect.js'
+import {podmanHintsFor} from '../stack/engine/containers-conf.js'
 import type {PocHome} from '../stack/home.js'
 import {findBinary} from '../stack/native.js'
 import {checkPortFree, describeHolder} from '../stack/ports.js'
@@ -33,7 +35,7 @@ export async function runDoctor(home: PocHome, options: {portOffset: number}): P
     nodeCheck(process.versions.node),
     ...binaryChecks(),
     await dockerCheck(),
-    podmanCheck(),
+    ...(await podmanChecks()),
     chromiumCheck(),
     await diskCheck(home),
     ...(await portChecks(home, options.portOffset)),
@@ -77,33 +79,97 @@ function binaryCheck(requirement: BinaryRequirement, required: boolean, componen
   }
 }
 
-function dockerCheck(): Promise<DoctorCheck> {
-  const socket = '/var/run/docker.sock'
-  return new Promise((resolve) => {
-    const note = 'the docker runtime is not implemented yet; native is used'
-    if (!existsSync(socket)) {
-      resolve({name: 'docker', status: 'ok', detail: `no engine at ${socket}; ${note}`})
-      return
-    }
-    const req = request({socketPath: socket, path: '/_ping', timeout: 1000}, (res) => {
-      res.resume()
-      resolve({name: 'docker', status: 'ok', detail: `engine answers (HTTP ${res.statusCode}); ${note}`})
-    })
-    req.on('error', (error) =>
-      resolve({name: 'docker', status: 'ok', detail: `engine does not answer (${error.message}); ${note}`}),
-    )
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.end()
-  })
+async function dockerCheck(): Promise<DoctorCheck> {
+  const engine = await findRunningEngine('docker')
+  return engine
+    ? {
+        name: 'docker',
+        status: 'ok',
+        detail: `an engine answers at ${describeAddress(engine.address)} (${engine.kind}); --runtime auto uses it`,
+      }
+    : {name: 'docker', status: 'ok', detail: 'no engine answers (DOCKER_HOST, /var/run/docker.sock)'}
 }
 
-function podmanCheck(): DoctorCheck {
-  const found = findBinary({name: 'podman', candidates: [], debianPackage: 'podman', searchPath: true})
-  return {
+/**
+ * podman: the binary, the OCI runtime, and the containers.conf the service poc starts will
+ * use. Without CONTAINERS_CONF poc passes its own (runc, cgroupfs, no default ulimits), which
+ * cures the failures of sandboxes and CI hosts; a conf of the user's is checked against them.
+ */
+export async function podmanChecks(env: NodeJS.ProcessEnv = process.env): Promise<DoctorCheck[]> {
+  const binary = podmanBinary()
+  if (!binary) {
+    return [
+      {
+        name: 'podman',
+        status: 'ok',
+        detail: 'not installed; --runtime podman needs it',
+        fix: 'apt-get install -y podman runc   (or: npm run setup)',
+      },
+    ]
+  }
+  const checks: DoctorCheck[] = []
+  const version = await execa(binary, ['--version'], {reject: false, timeout: 10_000})
+  checks.push({
     name: 'podman',
     status: 'ok',
-    detail: `${found ?? 'not installed'}; the podman runtime is not implemented yet`,
+    detail: `${version.stdout.trim() || binary}; --runtime auto uses it when no docker engine answers`,
+  })
+  const runc = findBinary({name: 'runc', candidates: [], debianPackage: 'runc', searchPath: true})
+  checks.push(
+    runc
+      ? {name: 'runc', status: 'ok', detail: runc}
+      : {
+          name: 'runc',
+          status: 'warn',
+          detail: "not installed: poc's containers.conf runs containers with runc",
+          fix: 'apt-get install -y runc',
+        },
+  )
+  if (!env.CONTAINERS_CONF) {
+    checks.push({
+      name: 'containers.conf',
+      status: 'ok',
+      detail:
+        "CONTAINERS_CONF is not set: the podman service poc starts gets poc's own (runc, cgroupfs, default_ulimits = [])",
+    })
+    return checks
   }
+  const info = await execa(binary, ['info', '--format', 'json'], {reject: false, timeout: 30_000, env})
+  if (info.exitCode !== 0) {
+    const hints = podmanHintsFor(`${info.stderr}`)
+    checks.push({
+      name: 'containers.conf',
+      status: 'warn',
+      detail: `podman info fails with CONTAINERS_CONF=${env.CONTAINERS_CONF}: ${info.stderr.trim().split('\n')[0] ?? ''}`,
+      fix: hints[0] ?? 'Unset CONTAINERS_CONF to let poc pass its own.',
+    })
+    return checks
+  }
+  const host =
+    (JSON.parse(info.stdout) as {host?: {cgroupManager?: string; ociRuntime?: {name?: string}}}).host ?? {}
+  const problems: string[] = []
+  if (host.cgroupManager === 'systemd' && !existsSync('/run/systemd/system'))
+    problems.push('cgroup_manager = "cgroupfs"   (section [engine]): systemd does not run here')
+  if (
+    host.ociRuntime?.name &&
+    !findBinary({name: host.ociRuntime.name, candidates: [], debianPackage: '', searchPath: true})
+  )
+    problems.push(`runtime = "runc"   (section [engine]): ${host.ociRuntime.name} is not installed`)
+  checks.push(
+    problems.length === 0
+      ? {
+          name: 'containers.conf',
+          status: 'ok',
+          detail: `${env.CONTAINERS_CONF}: ${host.ociRuntime?.name ?? '?'}, ${host.cgroupManager ?? '?'}`,
+        }
+      : {
+          name: 'containers.conf',
+          status: 'warn',
+          detail: `${env.CONTAINERS_CONF} will not run containers here`,
+          fix: `Write ${problems.join('; and ')} — or unset CONTAINERS_CONF to let poc pass its own.`,
+        },
+  )
+  return checks
 }
 
 function chromiumCheck(): DoctorCheck {

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import Docker from 'dockerode'
+import {execa} from 'execa'
+import {podmanBinary} from '../../src/stack/engine/connect.js'
+import {pocContainersConf} from '../../src/stack/engine/containers-conf.js'
+import type {StackState} from '../../src/stack/state.js'
+import type {StatusResult, UpResult} from '../../src/stack/stack.js'
+import {cleanup, makeHome, parseJson, processesUnder, repoRoot, runPoc, testPortOffsets} from '../helpers.js'
+
+/**
+ * The podman runtime end to end, as a user runs it: `poc up --runtime podman` through podman's
+ * Docker-compatible API (poc starts `podman system service` itself), the smoke scenarios on
+ * it, a killed container, a taken port, Ctrl+C, and `poc down` leaving nothing behind. Images
+ * are poc's local ones (no registry here), built once and cached in ~/.cache/poc.
+ */
+const skip = podmanBinary()
+  ? false
+  : process.env.CI
+    ? false
+    : 'podman is not installed (npm run setup installs it; CI must have it)'
+
+const podman = {POC_RUNTIME: 'podman'}
+const offset = testPortOffsets.podman
+
+function stateOf(home: string): StackState {
+  return JSON.parse(readFileSync(`${home}/state.json`, 'utf8')) as StackState
+}
+
+function engineOf(home: string): Docker {
+  const socketPath = stateOf(home).engine?.socketPath
+  assert.ok(socketPath, 'state.json records the engine socket')
+  return new Docker({socketPath})
+}
+
+async function stackContainers(docker: Docker, home: string) {
+  return docker.listContainers({all: true, filters: {label: [`poc.home=${home}`]}})
+}
+
+/** podman's own view, through its CLI (no service needed): the stack's containers and whether its network exists. */
+async function podmanView(home: string): Promise<{containers: string[]; network: boolean}> {
+  const env = {CONTAINERS_CONF: writeConf()}
+  const ps = await execa(
+    'podman',
+    ['ps', '-a', '--filter', `label=poc.home=${home}`, '--format', '{{.Names}}'],
+    {env},
+  )
+  const networks = await execa('podman', ['network', 'ls', '--format', '{{.Name}}'], {env})
+  const network = networks.stdout.split('\n').some((name) => {
+    if (!name.startsWith('poc-')) return false
+    return name === `poc-${offset}` || name === `poc-${testPortOffsets.podmanPort}`
+  })
+  return {containers: ps.stdout.split('\n').filter(Boolean), network}
+}
+
+function writeConf(): string {
+  const file = path.join(os.tmpdir(), 'poc-test-containers.conf')
+  writeFileSync(file, pocContainersConf)
+  return file
+}
+
+describe('the podman runtime', {skip, timeout: 1_200_000}, () => {
+  const home = makeHome('podman')
+  after(() => cleanup(home))
+
+  let up: UpResult
+  before(async () => {
+    // Cold, this builds the local images (about 2 minutes here); warm, it takes RabbitMQ's boot time.
+    const run = await runPoc(home, ['up', '--port-offset', String(offset), '--json'], podman)
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    up = parseJson<UpResult>(run)
+  })
+
+  it('runs the infrastructure in labelled containers on the stack network, services as processes', async () => {
+    assert.equal(up.runtime, 'podman')
+    const state = stateOf(home)
+    assert.equal(state.engine?.network, `poc-${offset}`)
+    assert.ok(state.engine?.service, 'poc started podman system service and recorded it')
+    const docker = engineOf(home)
+    const containers = await stackContainers(docker, home)
+    assert.deepEqual(containers.map((c) => c.Labels['poc.component']).sort(), ['rabbitmq', 'redis'])
+    for (const c of containers) {
+      assert.equal(c.Names[0]?.replace(/^\//, ''), `poc-${offset}-${c.Labels['poc.component']}`)
+      // Published on loopback only, with the offset.
+      for (const port of c.Ports.filter((p) => p.PublicPort)) assert.equal(port.IP, '127.0.0.1')
+    }
+    const redis = containers.find((c) => c.Labels['poc.component'] === 'redis')
+    assert.ok(redis?.Ports.some((p) => p.PublicPort === 6379 + offset && p.PrivatePort === 6379))
+    const pm = state.components.find((c) => c.name === 'pm')
+    assert.ok(pm && !pm.container, 'pm runs as a host process')
+  })
+
+  it('status shows each container, its image and the version the server reports', async () => {
+    const status = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
+    const rabbitmq = status.components.find((c) => c.name === 'rabbitmq')
+    assert.equal(rabbitmq?.state, 'healthy')
+    assert.match(rabbitmq?.container?.image ?? '', /rabbitmq/)
+    assert.match(rabbitmq?.container?.id ?? '', /^[0-9a-f]{12}$/)
+    assert.match(rabbitmq?.version ?? '', /^\d+\.\d+\.\d+/)
+    const redis = status.components.find((c) => c.name === 'redis')
+    assert.match(redis?.version ?? '', /^\d+\.\d+\.\d+/)
+    const human = await runPoc(home, ['status'])
+    assert.match(human.stdout, /CONTAINER/)
+    assert.match(human.stdout, /runtime podman/)
+  })
+
+  it('passes the smoke scenarios', async () => {
+    const run = await runPoc(home, ['smoke', '--json'])
+    const report = parseJson<{
+      status: string
+      scenarios: Array<{id: string; status: string; reason?: string}>
+    }>(run)
+    const failed = report.scenarios.filter((s) => s.status === 'failed')
+    assert.deepEqual(failed, [], JSON.stringify(failed, null, 2))
+    assert.equal(run.exitCode, 0)
+  })
+
+  it("follows each container's output into its log file", async () => {
+    const run = await runPoc(home, ['logs', 'rabbitmq', '--tail', '200'])
+    assert.equal(run.exitCode, 0)
+    assert.match(
+      run.stdout,
+      /Server startup complete|started TCP listener|Ready to start client connection listeners/,
+    )
+    const redis = await runPoc(home, ['logs', 'redis', '--tail', '50'])
+    assert.match(redis.stdout, /Ready to accept connections/)
+  })
+
+  it('a killed container shows as down, and poc up starts it again', async () => {
+    const docker = engineOf(home)
+    const name = `poc-${offset}-redis`
+    await docker.getContainer(name).kill()
+    const status = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
+    const redis = status.components.find((c) => c.name === 'redis')
+    assert.equal(redis?.state, 'down')
+    assert.match(redis?.reason ?? '', /container is gone/)
+    const again = parseJson<UpResult>(await runPoc(home, ['up', '--json'], podman))
+    const restarted = again.components.find((c) => c.name === 'redis')
+    assert.equal(restarted?.action, 'restarted')
+    assert.equal(restarted?.state, 'healthy')
+    assert.equal(again.components.find((c) => c.name === 'rabbitmq')?.action, 'unchanged')
+  })
+
+  it('refuses a taken port before creating anything, naming the holder (exit 3)', async () => {
+    const other = makeHome('podman-port')
+    const port = 6379 + testPortOffsets.podmanPort
+    const server = net.createServer().listen(port, '127.0.0.1')
+    await new Promise((resolve) => server.once('listening', resolve))
+    try {
+      const run = await runPoc(
+        other,
+        ['up', '--only', 'redis', '--port-offset', String(testPortOffsets.podmanPort)],
+        podman,
+      )
+      assert.equal(run.exitCode, 3, run.stderr)
+      assert.match(run.stderr, new RegExp(`port ${port} \\(redis redis\\) is taken by pid ${process.pid}`))
+      // The stack's own engine still answers, and the other home created no container.
+      assert.deepEqual(await stackContainers(engineOf(home), other), [])
+    } finally {
+      server.close()
+      await cleanup(other)
+    }
+  })
+
+  it('poc down removes the containers, the network and the podman service, and nothing else', async () => {
+    const socketPath = stateOf(home).engine?.socketPath as string
+    const run = await runPoc(home, ['down', '--json'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    assert.equal(existsSync(`${home}/state.json`), false)
+    assert.equal(existsSync(socketPath), false, 'the socket of the podman service is gone')
+    assert.deepEqual(
+      processesUnder(home),
+      [],
+      'no process of the stack is left (podman service, log followers)',
+    )
+    // Ask podman itself, through its CLI.
+    assert.deepEqual(await podmanView(home), {containers: [], network: false})
+  })
+})
+
+describe('Ctrl+C during poc up --runtime podman', {skip, timeout: 600_000}, () => {
+  const home = makeHome('podman-interrupt')
+  after(() => cleanup(home))
+
+  it('stops what it created: no container, network or service of the stack is left (exit 130)', async () => {
+    const child = execa(
+      'node',
+      [`${repoRoot}/bin/run.js`, 'up', '--port-offset', String(testPortOffsets.podmanPort)],
+      {
+        env: {POC_HOME: home, NO_COLOR: '1', POC_RUNTIME: 'podman'},
+        reject: false,
+      },
+    )
+    // Interrupt once RabbitMQ's container exists and it is booting.
+    const deadline = Date.now() + 300_000
+    for (;;) {
+      const state = existsSync(`${home}/state.json`) ? stateOf(home) : undefined
+      if (state?.components.some((c) => c.name === 'rabbitmq' && c.container)) break
+      assert.ok(Date.now() < deadline, 'rabbitmq never got a container')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    child.kill('SIGINT')
+    const result = await child
+    assert.equal(result.exitCode, 130, result.stdout + result.stderr)
+    assert.match(result.stderr, /interrupted/)
+    assert.deepEqual(await podmanView(home), {containers: [], network: false})
+    assert.deepEqual(processesUnder(home), [])
+    assert.equal(existsSync(`${home}/state.json`), false)
+  })
+})
