@@ -85,6 +85,8 @@ export interface NativeProcessSpec {
   args: string[]
   env: Record<string, string>
   cwd: string
+  /** Stop this pid alone, never its group or children: podman's service leaves aardvark-dns behind, which serves every stack. */
+  leaderOnly?: boolean
 }
 
 export interface NativeRecipe {

@@ -92,7 +92,13 @@ export async function spawnDetached(spec: NativeProcessSpec, logFile: string): P
     const pid = child.pid as number
     const stat = readStat(pid)
     if (!stat) throw new PocError(`${spec.role} (${spec.command}) exited at once; see ${logFile}`)
-    return {role: spec.role, pid, startTicks: stat.startTicks, command: commandText}
+    return {
+      role: spec.role,
+      pid,
+      startTicks: stat.startTicks,
+      command: commandText,
+      ...(spec.leaderOnly ? {leaderOnly: true} : {}),
+    }
   } finally {
     closeSync(fd)
   }
@@ -136,6 +142,7 @@ export async function stopProcesses(
  */
 async function stopTree(record: ProcessRecord, graceMs: number, clock: Clock): Promise<boolean> {
   const leaderAlive = isRunning(record.pid, record.startTicks)
+  if (record.leaderOnly) return stopLeader(record, leaderAlive, graceMs, clock)
   const roots = [...(leaderAlive ? [record.pid] : []), ...groupMembers(record.pid)]
   const pids = new Set(roots.flatMap((pid) => [pid, ...descendants(pid)]))
   if (pids.size === 0) return false
@@ -153,6 +160,24 @@ async function stopTree(record: ProcessRecord, graceMs: number, clock: Clock): P
   for (const p of survivors) signal(p.pid, 'SIGKILL', p.pid === record.pid)
   const killDeadline = clock.now() + 5000
   while (alive().length > 0 && clock.now() < killDeadline) await clock.sleep(20)
+  return true
+}
+
+async function stopLeader(
+  record: ProcessRecord,
+  alive: boolean,
+  graceMs: number,
+  clock: Clock,
+): Promise<boolean> {
+  if (!alive) return false
+  const running = () => isRunning(record.pid, record.startTicks)
+  signal(record.pid, 'SIGTERM', false)
+  const deadline = clock.now() + graceMs
+  while (running() && clock.now() < deadline) await clock.sleep(50)
+  if (!running()) return false
+  signal(record.pid, 'SIGKILL', false)
+  const killDeadline = clock.now() + 5000
+  while (running() && clock.now() < killDeadline) await clock.sleep(20)
   return true
 }
 

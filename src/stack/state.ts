@@ -14,6 +14,8 @@ const processRecord = z.object({
   pid: z.number().int().positive(),
   startTicks: z.number().int().nonnegative(),
   command: z.string(),
+  /** Stopped alone, without its process group and children (see NativeProcessSpec.leaderOnly). */
+  leaderOnly: z.boolean().optional(),
 })
 export type ProcessRecord = z.infer<typeof processRecord>
 

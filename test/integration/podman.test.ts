@@ -8,6 +8,7 @@ import Docker from 'dockerode'
 import {execa} from 'execa'
 import {podmanBinary} from '../../src/stack/engine/connect.js'
 import {pocContainersConf} from '../../src/stack/engine/containers-conf.js'
+import type {SmokeSessionResult} from '../../src/checks/smoke/loop.js'
 import type {StackState} from '../../src/stack/state.js'
 import type {StatusResult, UpResult} from '../../src/stack/stack.js'
 import {cleanup, makeHome, parseJson, processesUnder, repoRoot, runPoc, testPortOffsets} from '../helpers.js'
@@ -55,6 +56,14 @@ async function podmanView(home: string): Promise<{containers: string[]; network:
     return name === `poc-${offset}` || name === `poc-${testPortOffsets.podmanPort}`
   })
   return {containers: ps.stdout.split('\n').filter(Boolean), network}
+}
+
+function describeProcess(pid: number): string {
+  try {
+    return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 300)}`
+  } catch {
+    return `${pid} (gone)`
+  }
 }
 
 function writeConf(): string {
@@ -110,12 +119,13 @@ describe('the podman runtime', {skip, timeout: 1_200_000}, () => {
 
   it('passes the smoke scenarios', async () => {
     const run = await runPoc(home, ['smoke', '--json'])
-    const report = parseJson<{
-      status: string
-      scenarios: Array<{id: string; status: string; reason?: string}>
-    }>(run)
-    const failed = report.scenarios.filter((s) => s.status === 'failed')
-    assert.deepEqual(failed, [], JSON.stringify(failed, null, 2))
+    const result = parseJson<SmokeSessionResult>(run)
+    const failed = result.last.scenarios.filter((s) => s.status === 'failed')
+    assert.deepEqual(
+      failed.map((s) => `${s.id}: ${s.reason}`),
+      [],
+    )
+    assert.equal(result.last.scenarios.filter((s) => s.status === 'passed').length, 12)
     assert.equal(run.exitCode, 0)
   })
 
@@ -208,7 +218,7 @@ describe('Ctrl+C during poc up --runtime podman', {skip, timeout: 600_000}, () =
     assert.equal(result.exitCode, 130, result.stdout + result.stderr)
     assert.match(result.stderr, /interrupted/)
     assert.deepEqual(await podmanView(home), {containers: [], network: false})
-    assert.deepEqual(processesUnder(home), [])
+    assert.deepEqual(processesUnder(home).map(describeProcess), [])
     assert.equal(existsSync(`${home}/state.json`), false)
   })
 })

@@ -155,7 +155,10 @@ export async function startPodmanService(
       command: binary,
       args: ['system', 'service', '--time=0', `unix://${socketPath}`],
       env: {...passed, CONTAINERS_CONF: containersConf},
-      cwd: runDir,
+      // Not $POC_HOME: aardvark-dns, which netavark starts from here, outlives this stack and serves
+      // every podman network, so it must neither look like a stray process of ours nor share our group.
+      cwd: '/',
+      leaderOnly: true,
     },
     logFile,
   )
