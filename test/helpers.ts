@@ -32,6 +32,7 @@ export const testPortOffsets = {
   bench: 850,
   podman: 5800,
   podmanPort: 6800,
+  podmanServices: 6925,
 } as const
 
 export function makeHome(label: string): string {

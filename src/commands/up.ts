@@ -52,6 +52,7 @@ ${exitCodesHelp}`
       options: ['auto', 'native', 'docker', 'podman'],
     }),
     'services-in-containers': Flags.boolean({
+      allowNo: true,
       description:
         'docker/podman: run our services from the image built from this repo too, on the stack network (default: host processes).',
     }),
@@ -90,7 +91,7 @@ ${exitCodesHelp}`
             runtime: flags.runtime as 'auto',
             portOffset: flags['port-offset'],
             timeoutMs: flags.timeout,
-            servicesInContainers: flags['services-in-containers'] ? true : undefined,
+            servicesInContainers: flags['services-in-containers'],
             offline: flags.offline,
           },
           {home: this.home, signal: controller.signal, progress},

@@ -1,6 +1,7 @@
 import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {packageRoot} from '../lib/package-root.js'
+import {gatewayConfig} from '../services/gateway/config.js'
 import type {PocHome} from './home.js'
 import {Redis} from 'ioredis'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
@@ -128,6 +129,22 @@ export interface ContainerRecipe {
   reachesServices?: boolean
 }
 
+/**
+ * How `poc reset` puts a component back to its starting data. A running one is reset through
+ * its own admin route, needs nothing (it keeps no state of its own), or is reset by poc
+ * directly (RabbitMQ's queues purged, Redis' keys deleted, MinIO's prefixes cleared); a stopped
+ * one loses its data directory.
+ */
+export interface ResetRecipe {
+  running: {route: string; detail: string} | 'stateless' | 'direct'
+  /** What its data directory holds, for the report. */
+  data: string
+  /** Reset only when asked: `--gateway` (its WAL is an audit record), `--with-minio`. */
+  optIn?: 'gateway' | 'minio'
+}
+
+export const adminResetRoute = '/admin/reset'
+
 export const localImageNames = ['rabbitmq', 'redis', 'prometheus', 'services'] as const
 export type LocalImageName = (typeof localImageNames)[number]
 
@@ -146,6 +163,8 @@ export interface ComponentSpec {
   native?: NativeRecipe
   /** How docker and podman run it; for our services, with --services-in-containers. */
   container?: ContainerRecipe
+  /** What `poc reset` does with it (SPEC §2.3); absent: a reset leaves it alone (Prometheus keeps its data). */
+  reset?: ResetRecipe
   /** The version the running server reports, for `poc status` (what really runs, not what was asked for). */
   version?(ctx: ComponentContext, signal: AbortSignal): Promise<string | undefined>
   /** Environment of our own services, the same under every runtime. */
@@ -172,6 +191,10 @@ const rabbitmq: ComponentSpec = {
   ],
   dependsOn: [],
   startTimeoutMs: 90_000,
+  reset: {
+    running: 'direct',
+    data: 'every queue and message; the services declare the topology again when they start',
+  },
   // A clean RabbitMQ shutdown takes about 6 s here; give it room before SIGKILL.
   stopGraceMs: 30_000,
   readiness: (ctx) =>
@@ -310,6 +333,7 @@ const redis: ComponentSpec = {
   group: 'core',
   ports: [{name: 'redis', port: 6379}],
   dependsOn: [],
+  reset: {running: 'direct', data: 'the idempotency keys'},
   startTimeoutMs: defaultStartTimeoutMs,
   stopGraceMs: defaultStopGraceMs,
   readiness: (ctx) => redisPing(ctx.host, ctx.ports.redis as number),
@@ -485,6 +509,15 @@ function containerOnly(
     urls: (ctx) =>
       Object.fromEntries(Object.entries(ctx.ports).map(([n, p]) => [n, `http://${ctx.host}:${p}`])),
     container,
+    ...(name === 'minio'
+      ? {
+          reset: {
+            running: 'direct',
+            data: 'compliance/ and timesheets/ of every bucket',
+            optIn: 'minio',
+          } as const,
+        }
+      : {}),
   }
 }
 
@@ -533,37 +566,21 @@ export function serviceEnvironment(
 
 const sharedServiceEnv = ['NUM_SHARDS', 'IDEMP_TTL_MS', 'LOG_LEVEL']
 
-/** The gateway's tuning variables (SPEC §4.5), taken from the caller: `BACKPRESSURE_INFLIGHT_MAX=5 poc up`. */
-const gatewayTuning = [
-  // Set by the caller, they win over the files in $POC_HOME/secrets (and poc token signs with it too).
-  'JWT_HS256_SECRET',
-  'AUDIT_HMAC_KEY',
-  'JWT_ISSUER',
-  'JWT_AUDIENCE',
-  'JWT_CLOCK_SKEW_SEC',
-  'AUDIT_FDATASYNC_MAX_WAIT_US',
-  'AUDIT_FDATASYNC_MAX_BATCH',
-  'OUTBOX_BACKOFF_BASE_MS',
-  'OUTBOX_BACKOFF_MAX_MS',
-  'SYMBOLS',
-  'MAX_ORDER_QTY',
-  'MAX_NOTIONAL',
-  'QUEUE_CAPACITY',
-  'FASTPATH_DRAIN_ENABLE',
-  'RATE_LIMIT_PER_SEC',
-  'RATE_LIMIT_BURST',
-  'BACKPRESSURE_INFLIGHT_MAX',
-  'BACKPRESSURE_WAL_BYTES_MAX',
-  'BACKPRESSURE_WAL_AGE_MS_MAX',
-  'BACKPRESSURE_SOFT_WAL_AGE_MS_MAX',
-  'BACKPRESSURE_DISK_FREE_PCT_MIN',
-  'SSE_REPLAY_BUFFER',
-  'SSE_MAX_CLIENTS_PER_IP',
-  'SSE_MAX_PENDING_BYTES',
-  'SSE_HEARTBEAT_MS',
-]
+/** Services whose only state is their outbox (and idempotency keys, which live in Redis). */
+const statelessReset: ResetRecipe = {running: 'stateless', data: 'its outbox'}
+
+/**
+ * The gateway's tuning variables (SPEC §4.5), taken from the caller
+ * (`BACKPRESSURE_INFLIGHT_MAX=5 poc up`): every variable its config schema reads, so a new knob
+ * needs no second list. What poc sets itself (HOST, PORT, the broker's URL, the secret files)
+ * wins over the caller's; JWT_HS256_SECRET and AUDIT_HMAC_KEY set by the caller win over the
+ * files in $POC_HOME/secrets (and poc token signs with it too).
+ */
+const gatewayTuning = Object.keys(gatewayConfig.shape)
 
 interface ServiceOptions {
+  /** How poc reset handles it: its admin route (what that resets) or nothing while it runs. */
+  reset: ResetRecipe
   /** Variables of the caller's environment this service also reads (e.g. FAIL_RATE). */
   passEnv?: string[]
   /** Settings that depend on the stack, beyond serviceEnv (e.g. another service's URL). */
@@ -572,12 +589,7 @@ interface ServiceOptions {
   prepare?: (ctx: ComponentContext) => Promise<void>
 }
 
-function service(
-  name: ComponentName,
-  summary: string,
-  port: number,
-  options: ServiceOptions = {},
-): ComponentSpec {
+function service(name: ComponentName, summary: string, port: number, options: ServiceOptions): ComponentSpec {
   return {
     name,
     summary,
@@ -591,6 +603,7 @@ function service(
     urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
     env: (ctx) => ({...serviceEnv(ctx), ...options.env?.(ctx)}),
     passEnv: [...sharedServiceEnv, ...(options.passEnv ?? [])],
+    reset: options.reset,
     // --services-in-containers: the image built from this repo, with $POC_HOME at the same path.
     container: {
       image: 'localhost/poc/services',
@@ -655,18 +668,41 @@ export const catalog: readonly ComponentSpec[] = [
     '/ready',
     ['loki'],
   ),
-  service('pm', 'project management service (pm-service)', 3001),
+  service('pm', 'project management service (pm-service)', 3001, {
+    reset: {
+      running: {
+        route: adminResetRoute,
+        detail: 'projects, timesheets, invoices and events back to the seed data',
+      },
+      data: 'its state and outbox; pm starts from the seed data',
+    },
+  }),
   service('fi', 'finance read model (fi-service)', 3002, {
+    reset: {
+      running: {route: adminResetRoute, detail: 'read model and journal emptied'},
+      data: 'its journal and outbox',
+    },
     env: (ctx) => ({PM_URL: `http://${ctx.reach('pm', 'http')}`}),
     passEnv: ['FI_PREFETCH'],
   }),
-  service('sales', 'sales orders', 3003),
-  service('credit', 'credit decisions', 3004, {passEnv: ['CREDIT_LIMIT']}),
-  service('contract', 'contracts and renewals', 3006),
+  service('sales', 'sales orders', 3003, {reset: statelessReset}),
+  service('credit', 'credit decisions', 3004, {passEnv: ['CREDIT_LIMIT'], reset: statelessReset}),
+  service('contract', 'contracts and renewals', 3006, {
+    reset: {
+      running: {route: adminResetRoute, detail: 'contracts back to the seed data'},
+      data: 'its state and outbox; contract starts from the seed data',
+    },
+  }),
   service('invoice-worker', 'shard consumer creating invoices', 3007, {
     passEnv: ['FAIL_RATE', 'INVOICE_HOURLY_RATE'],
+    reset: statelessReset,
   }),
   service('gateway', 'fast-path order gateway', 8081, {
+    reset: {
+      running: {route: adminResetRoute, detail: 'WAL and audit chain emptied'},
+      data: 'its WAL and audit chain',
+      optIn: 'gateway',
+    },
     // Files, not values: the secrets stay out of the process environment and of state.json.
     env: (ctx) => {
       const dir = secretsDir(ctx.home)

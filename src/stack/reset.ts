@@ -6,7 +6,13 @@ import {Redis} from 'ioredis'
 import {idempotencyRedisKey} from '../services/shared/idempotency.js'
 import {readAdminToken} from '../services/shared/service-base.js'
 import {findBroker} from './broker.js'
-import {type ComponentContext, type ComponentName, catalog, getComponent} from './catalog.js'
+import {
+  type ComponentContext,
+  type ComponentName,
+  type ResetRecipe,
+  catalog,
+  getComponent,
+} from './catalog.js'
 import {type Clock, systemClock} from './clock.js'
 import {componentContext} from './context.js'
 import {PocError, errorMessage} from './errors.js'
@@ -49,32 +55,6 @@ export interface ResetContext {
   clock?: Clock
 }
 
-/** Services that reset their own state on `POST /admin/reset` while they run. */
-const adminResetServices: ComponentName[] = ['pm', 'fi', 'contract', 'gateway']
-
-/** Services whose only state is their outbox (and idempotency keys, which live in Redis). */
-const statelessServices: ComponentName[] = ['sales', 'credit', 'invoice-worker']
-
-/** What a stopped component's data directory holds, for the report. */
-const dataContents: Partial<Record<ComponentName, string>> = {
-  rabbitmq: 'every queue and message; the services declare the topology again when they start',
-  redis: 'the idempotency keys',
-  pm: 'its state and outbox; pm starts from the seed data',
-  fi: 'its journal and outbox',
-  contract: 'its state and outbox; contract starts from the seed data',
-  sales: 'its outbox',
-  credit: 'its outbox',
-  'invoice-worker': 'its outbox',
-  gateway: 'its WAL and audit chain',
-}
-
-const runningDetail: Partial<Record<ComponentName, string>> = {
-  pm: 'projects, timesheets, invoices and events back to the seed data',
-  fi: 'read model and journal emptied',
-  contract: 'contracts back to the seed data',
-  gateway: 'WAL and audit chain emptied',
-}
-
 /** Every key family our services write to Redis. */
 export const redisKeyPatterns = [`${idempotencyRedisKey('')}*`]
 
@@ -87,15 +67,22 @@ const maxSettleRounds = 20
 const adminTimeoutMs = 30_000
 
 /**
- * The components a reset covers, in catalog order: the default set (the gateway only with
- * --gateway, since its log is an audit record), then MinIO with --with-minio.
+ * The components a reset covers, in catalog order: those with a reset recipe, the opt-in ones
+ * (the gateway, since its log is an audit record; MinIO) only when asked.
  */
 export function resetTargets(request: ResetRequest): ComponentName[] {
+  const withRecipe = catalog.filter((spec) => spec.reset)
+  const optedIn = (flag: 'gateway' | 'minio') => withRecipe.filter((spec) => spec.reset?.optIn === flag)
   return [
-    ...catalog.filter((spec) => spec.group === 'core' && spec.name !== 'gateway').map((spec) => spec.name),
-    ...(request.gateway ? (['gateway'] as const) : []),
-    ...(request.withMinio ? (['minio'] as const) : []),
-  ]
+    ...withRecipe.filter((spec) => !spec.reset?.optIn && spec.group === 'core'),
+    ...(request.gateway ? optedIn('gateway') : []),
+    ...(request.withMinio ? optedIn('minio') : []),
+  ].map((spec) => spec.name)
+}
+
+/** A component's reset recipe (every reset target has one). */
+function recipeOf(name: ComponentName): ResetRecipe {
+  return getComponent(name).reset as ResetRecipe
 }
 
 /**
@@ -157,10 +144,11 @@ export async function resetStack(request: ResetRequest, context: ResetContext): 
     }
     try {
       const resetServices = async () => {
-        for (const name of adminResetServices) {
-          if (!running.has(name)) continue
-          await adminReset(name, ctx(name), home)
-          done({component: name, mode: 'running', action: 'POST /admin/reset', detail: runningDetail[name]})
+        for (const name of targets) {
+          const how = recipeOf(name).running
+          if (!running.has(name) || typeof how !== 'object') continue
+          await adminReset(name, ctx(name), home, how.route)
+          done({component: name, mode: 'running', action: `POST ${how.route}`, detail: how.detail})
         }
       }
       if (running.has('rabbitmq')) {
@@ -190,8 +178,8 @@ export async function resetStack(request: ResetRequest, context: ResetContext): 
         })
       }
 
-      for (const name of statelessServices) {
-        if (!running.has(name)) continue
+      for (const name of targets) {
+        if (!running.has(name) || recipeOf(name).running !== 'stateless') continue
         done({
           component: name,
           mode: 'running',
@@ -281,8 +269,13 @@ async function purgeRound(
   return {queues: queues.length, messages}
 }
 
-async function adminReset(name: ComponentName, ctx: ComponentContext, home: PocHome): Promise<void> {
-  const url = `http://${ctx.host}:${ctx.ports.http}/admin/reset`
+async function adminReset(
+  name: ComponentName,
+  ctx: ComponentContext,
+  home: PocHome,
+  route: string,
+): Promise<void> {
+  const url = `http://${ctx.host}:${ctx.ports.http}${route}`
   const token = await readAdminToken(home.root)
   let response: Response
   try {
@@ -300,7 +293,7 @@ async function adminReset(name: ComponentName, ctx: ComponentContext, home: PocH
   }
   if (response.ok) return
   const body = await response.text()
-  throw new PocError(`${name} refused POST /admin/reset: ${response.status} ${body}`, {
+  throw new PocError(`${name} refused POST ${route}: ${response.status} ${body}`, {
     code: 'admin_refused',
     suggestions:
       response.status === 401
@@ -361,7 +354,7 @@ async function removeStoppedData(home: PocHome, name: ComponentName): Promise<Re
     component: name,
     mode: 'stopped',
     action: 'deleted its data',
-    detail: `${dir}: ${dataContents[name]}`,
+    detail: `${dir}: ${recipeOf(name).data}`,
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -220,5 +220,43 @@ describe('Ctrl+C during poc up --runtime podman', {skip, timeout: 600_000}, () =
     assert.deepEqual(await podmanView(home), {containers: [], network: false})
     assert.deepEqual(processesUnder(home).map(describeProcess), [])
     assert.equal(existsSync(`${home}/state.json`), false)
+  })
+})
+
+describe('poc up --runtime podman --services-in-containers', {skip, timeout: 900_000}, () => {
+  const home = makeHome('podman-services')
+  after(() => cleanup(home))
+
+  it('runs our services from the services image on the stack network, and smoke passes', async () => {
+    const offsetHere = testPortOffsets.podmanServices
+    const run = await runPoc(
+      home,
+      ['up', '--services-in-containers', '--port-offset', String(offsetHere), '--json'],
+      podman,
+    )
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    const result = parseJson<UpResult>(run)
+    assert.equal(result.servicesInContainers, true)
+    const state = stateOf(home)
+    for (const name of ['pm', 'fi', 'invoice-worker', 'gateway'] as const) {
+      const record = state.components.find((c) => c.name === name)
+      assert.match(record?.container?.image ?? '', /^localhost\/poc\/services:[0-9a-f]{12}$/, name)
+    }
+    // Inside the network the services reach the broker by alias; their files are the caller's, in $POC_HOME.
+    const smoke = parseJson<SmokeSessionResult>(await runPoc(home, ['smoke', '--json']))
+    const failed = smoke.last.scenarios.filter((s) => s.status === 'failed')
+    assert.deepEqual(
+      failed.map((s) => `${s.id}: ${s.reason}`),
+      [],
+    )
+    const stat = statSync(`${home}/data/pm/pm-poc-state.json`)
+    assert.equal(stat.uid, process.getuid?.())
+    // A second `up` asking for host services is refused instead of mixing the two.
+    const mixed = await runPoc(home, ['up', '--no-services-in-containers'], podman)
+    assert.notEqual(mixed.exitCode, 0)
+    const down = await runPoc(home, ['down'])
+    assert.equal(down.exitCode, 0, down.stderr)
+    assert.deepEqual(processesUnder(home).map(describeProcess), [])
+    assert.deepEqual((await podmanView(home)).containers, [])
   })
 })

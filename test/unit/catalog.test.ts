@@ -7,8 +7,11 @@ import {
   maxPortOffset,
   resolvePorts,
   selectComponents,
+  serviceEnvironment,
   startWaves,
 } from '../../src/stack/catalog.js'
+import {componentContext} from '../../src/stack/context.js'
+import {homeAt} from '../../src/stack/home.js'
 import {testPortOffsets} from '../helpers.js'
 
 describe('component catalog', () => {
@@ -92,5 +95,49 @@ describe('component catalog', () => {
         }
       }
     }
+  })
+})
+
+describe('the catalog under the container runtimes', () => {
+  const home = homeAt('/tmp/poc-catalog-test')
+
+  it('gives every piece of infrastructure a container recipe with a fully qualified image', () => {
+    for (const spec of catalog.filter((c) => c.kind === 'infrastructure')) {
+      assert.ok(spec.container, `${spec.name} has a container recipe`)
+      assert.match(spec.container.image, /^(docker\.io|localhost)\//, spec.name)
+    }
+    const local = catalog.flatMap((c) => (c.container?.localImage ? [c.name] : []))
+    assert.deepEqual(
+      local.filter((n) => getComponent(n).kind === 'infrastructure'),
+      ['rabbitmq', 'redis', 'prometheus'],
+    )
+  })
+
+  it('lets containers on the stack network reach each other by alias, and everything else through loopback', () => {
+    const inNetwork = () => 'network-container' as const
+    const pm = componentContext('pm', home, 1000, inNetwork)
+    assert.deepEqual(pm.bind, {host: '0.0.0.0', ports: {http: 3001}})
+    assert.equal(pm.reach('rabbitmq', 'amqp'), 'rabbitmq:5672')
+    assert.equal(
+      serviceEnvironment(getComponent('fi'), componentContext('fi', home, 1000, inNetwork), {}).PM_URL,
+      'http://pm:3001',
+    )
+    const native = componentContext('pm', home, 1000)
+    assert.deepEqual(native.bind, {host: '127.0.0.1', ports: {http: 4001}})
+    assert.equal(native.reach('rabbitmq', 'amqp'), '127.0.0.1:6672')
+  })
+
+  it("passes the caller's gateway tuning through, and never lets it override what poc sets", () => {
+    const ctx = componentContext('gateway', home, 0)
+    const env = serviceEnvironment(getComponent('gateway'), ctx, {
+      BACKPRESSURE_INFLIGHT_MAX: '5',
+      SSE_HEARTBEAT_MS: '1000',
+      HOST: 'example.org',
+      PATH: '/usr/bin',
+    })
+    assert.equal(env.BACKPRESSURE_INFLIGHT_MAX, '5')
+    assert.equal(env.SSE_HEARTBEAT_MS, '1000')
+    assert.equal(env.HOST, '127.0.0.1')
+    assert.equal(env.PATH, undefined, 'only what the gateway reads is passed')
   })
 })
