@@ -14,7 +14,13 @@ import {
 } from '../../src/stack/images/apt-sources.js'
 import {requireRoot} from '../../src/stack/images/build.js'
 import {freshWorkDir, imageCacheAt, withCacheLock} from '../../src/stack/images/cache.js'
-import {importedImageId} from '../../src/stack/images/local-images.js'
+import type Docker from 'dockerode'
+import {
+  importedImageId,
+  imageRuntimeRequest,
+  pruneLocalImages,
+  pruneVerdict,
+} from '../../src/stack/images/local-images.js'
 import {
   type ImageRecipe,
   canonicalJson,
@@ -304,5 +310,59 @@ describe('building and caching local images', () => {
     assert.ok(existsSync(work))
     assert.ok(!existsSync(path.join(cache.tmpDir, 'redis-old')))
     assert.ok(existsSync(path.join(cache.tmpDir, 'rabbitmq-busy')))
+  })
+})
+
+describe('pruning local images', () => {
+  const hashes = new Map([
+    ['redis', 'aaaaaaaaaaaa'],
+    ['rabbitmq', 'bbbbbbbbbbbb'],
+  ] as const)
+  const notes = new Map([
+    ['services', 'the services image is built from dist/, and /x has no built dist/'],
+  ] as const)
+
+  it('removes stale tags, leaves current and foreign ones, keeps those whose recipe is unknown', () => {
+    const verdict = (tag: string, all = false) => pruneVerdict(tag, new Map(hashes), new Map(notes), all)
+    assert.deepEqual(verdict('localhost/poc/redis:aaaaaaaaaaaa'), {action: 'leave'})
+    assert.deepEqual(verdict('localhost/poc/redis:000000000000'), {action: 'remove'})
+    assert.deepEqual(verdict('localhost/poc/redis-test:1'), {action: 'leave'})
+    assert.deepEqual(verdict('docker.io/library/redis:7-alpine', true), {action: 'leave'})
+    const unknown = verdict('localhost/poc/services:000000000000')
+    assert.equal(unknown.action, 'keep')
+    assert.match((unknown as {reason: string}).reason, /no built dist/)
+    assert.deepEqual(verdict('localhost/poc/redis:aaaaaaaaaaaa', true), {action: 'remove'})
+    assert.deepEqual(verdict('localhost/poc/services:000000000000', true), {action: 'remove'})
+  })
+
+  it('removes cached archives of old recipes and keeps the current ones', async () => {
+    const root = fakeRoot('prune')
+    const cache = imageCacheAt(path.join(scratch, 'cache-prune'))
+    mkdirSync(cache.imagesDir, {recursive: true})
+    const current = cache.archive('redis', recipeHash('redis'))
+    const currentServices = cache.archive('services', recipeHash('services', {root}))
+    const stale = cache.archive('redis', '000000000000')
+    for (const file of [current, currentServices, stale]) writeFileSync(file, 'x'.repeat(1000))
+    const noImages = {listImages: async () => []} as unknown as Docker
+    const result = await pruneLocalImages(noImages, {cache, root})
+    assert.deepEqual(result.removedArchives, [stale])
+    assert.equal(result.freedBytes, 1000)
+    assert.ok(existsSync(current) && existsSync(currentServices) && !existsSync(stale))
+
+    const again = await pruneLocalImages(noImages, {cache, root})
+    assert.deepEqual(again.removedArchives, [], 'pruning twice is success, with nothing left to do')
+
+    const all = await pruneLocalImages(noImages, {cache, root, all: true})
+    assert.equal(all.cacheRemoved, true)
+    assert.ok(!existsSync(cache.root))
+  })
+})
+
+describe('choosing the engine for images', () => {
+  it('takes --runtime, else POC_RUNTIME when it names an engine, else auto', () => {
+    assert.equal(imageRuntimeRequest('docker', {POC_RUNTIME: 'podman'}), 'docker')
+    assert.equal(imageRuntimeRequest(undefined, {POC_RUNTIME: 'podman'}), 'podman')
+    assert.equal(imageRuntimeRequest(undefined, {POC_RUNTIME: 'native'}), 'auto')
+    assert.equal(imageRuntimeRequest(undefined, {}), 'auto')
   })
 })

@@ -316,15 +316,11 @@ export async function pruneLocalImages(
   }
   for (const image of await engineLocalImages(docker)) {
     for (const tag of image.RepoTags ?? []) {
-      const parsed = parseLocalImageTag(tag)
-      if (!parsed) continue
-      const current = hashes.get(parsed.component)
-      if (!options.all) {
-        if (current === parsed.hash) continue
-        if (current === undefined) {
-          result.kept.push({tag, reason: `the current recipe is unknown: ${notes.get(parsed.component)}`})
-          continue
-        }
+      const verdict = pruneVerdict(tag, hashes, notes, options.all === true)
+      if (verdict.action === 'leave') continue
+      if (verdict.action === 'keep') {
+        result.kept.push({tag, reason: verdict.reason})
+        continue
       }
       try {
         await docker.getImage(tag).remove()
@@ -365,6 +361,31 @@ export async function pruneLocalImages(
   return result
 }
 
+export type PruneVerdict = {action: 'remove'} | {action: 'leave'} | {action: 'keep'; reason: string}
+
+/**
+ * What prune does with one tag: leave what is not poc's or is current, remove the rest; keep
+ * (and say why) a tag whose current recipe cannot be computed, rather than guess it stale.
+ */
+export function pruneVerdict(
+  tag: string,
+  hashes: Map<LocalImageComponent, string>,
+  notes: Map<LocalImageComponent, string>,
+  all: boolean,
+): PruneVerdict {
+  const parsed = parseLocalImageTag(tag)
+  if (!parsed) return {action: 'leave'}
+  if (all) return {action: 'remove'}
+  const current = hashes.get(parsed.component)
+  if (current === parsed.hash) return {action: 'leave'}
+  if (current === undefined)
+    return {
+      action: 'keep',
+      reason: `the current recipe is unknown: ${notes.get(parsed.component) ?? 'no hash'}`,
+    }
+  return {action: 'remove'}
+}
+
 async function directorySize(dir: string): Promise<number> {
   let total = 0
   for (const name of await readdir(dir).catch(() => [] as string[]))
@@ -373,6 +394,18 @@ async function directorySize(dir: string): Promise<number> {
 }
 
 export type ImageRuntimeRequest = 'auto' | EngineRuntimeName
+
+/**
+ * `--runtime`, else POC_RUNTIME, else auto. POC_RUNTIME may say native (CI sets it for poc up);
+ * images are for an engine, so that means auto here rather than an error.
+ */
+export function imageRuntimeRequest(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ImageRuntimeRequest {
+  const value = flag ?? env.POC_RUNTIME
+  return value === 'docker' || value === 'podman' ? value : 'auto'
+}
 
 /**
  * Which engine gets the images: the one asked for, or (`auto`) podman when it is here, since
