@@ -18,6 +18,9 @@ import {
 } from '../../src/stack/images/local-images.js'
 import {type LocalImageComponent, localImageComponents} from '../../src/stack/images/recipes.js'
 import {stopProcesses} from '../../src/stack/native.js'
+import type {ImagesBuildResult} from '../../src/commands/images/build.js'
+import type {ImagesListResult} from '../../src/commands/images/list.js'
+import {parseJson, runPoc} from '../helpers.js'
 
 /**
  * The local images against real podman, run exactly as the engine runtime runs the official
@@ -25,7 +28,7 @@ import {stopProcesses} from '../../src/stack/native.js'
  * minutes, cached in ~/.cache/poc); later runs find them in the engine at once.
  */
 
-const run = `poc-images-test-${process.pid}`
+const prefix = `poc-images-test-${process.pid}`
 const ports = {redis: 29379, amqp: 29672, management: 29673, prometheus: 29090, sales: 29303}
 const home = mkdtempSync(path.join(os.tmpdir(), 'poc-test-images-'))
 
@@ -69,14 +72,14 @@ describe('local images under podman', {skip, timeout: 900_000}, () => {
     docker = engine.docker
     for (const component of localImageComponents) {
       const image = await ensureLocalImage(docker, component, {
-        progress: (line) => console.error(`# ${component}: ${line}`),
+        progress: (line) => console.error(`${component}: ${line}`),
       })
       console.error(
-        `# ${component}: ${image.tag} ${image.source} in ${(image.durationMs / 1000).toFixed(1)} s, ${formatMegabytes(image.sizeBytes)}`,
+        `${component}: ${image.tag} ${image.source} in ${(image.durationMs / 1000).toFixed(1)} s, ${formatMegabytes(image.sizeBytes)}`,
       )
       images.set(component, image)
     }
-    network = `${run}-net`
+    network = `${prefix}-net`
     await docker.createNetwork({Name: network})
   })
 
@@ -103,7 +106,7 @@ describe('local images under podman', {skip, timeout: 900_000}, () => {
   }
 
   async function volume(name: string): Promise<string> {
-    const full = `${run}-${name}`
+    const full = `${prefix}-${name}`
     await docker.createVolume({Name: full})
     volumes.push(full)
     return full
@@ -119,7 +122,7 @@ describe('local images under podman', {skip, timeout: 900_000}, () => {
   }
 
   async function start(name: string, options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
-    const container = await docker.createContainer({name: `${run}-${name}`, ...options})
+    const container = await docker.createContainer({name: `${prefix}-${name}`, ...options})
     containers.push(container)
     await container.start()
     return container
@@ -147,6 +150,31 @@ describe('local images under podman', {skip, timeout: 900_000}, () => {
     assert.equal(again.source, 'engine')
     assert.equal(again.tag, tagOf('redis'))
     assert.ok(again.sizeBytes > 10_000_000, `size ${again.sizeBytes}`)
+  })
+
+  it('poc images build answers the same tags at once, as JSON on stdout only', async () => {
+    const run = await runPoc(home, ['images', 'build', 'redis', 'services', '--runtime', 'podman', '--json'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    const result = parseJson<ImagesBuildResult>(run)
+    assert.deepEqual(
+      result.images.map((i) => [i.component, i.tag, i.source]),
+      [
+        ['redis', tagOf('redis'), 'engine'],
+        ['services', tagOf('services'), 'engine'],
+      ],
+    )
+    const list = parseJson<ImagesListResult>(await runPoc(home, ['images', 'list', '--json']))
+    assert.deepEqual(
+      list.components.map((c) => [c.component, c.inEngine]),
+      localImageComponents.map((c) => [c, true]),
+    )
+  })
+
+  it('poc images build refuses an unknown component with exit 2, naming the valid ones', async () => {
+    const run = await runPoc(home, ['images', 'build', 'grafana'])
+    assert.equal(run.exitCode, 2)
+    assert.match(run.stderr, /no local image recipe for grafana/)
+    assert.match(run.stderr, /rabbitmq, redis, prometheus, services/)
   })
 
   it('redis answers PING and keeps its append-only file in /data', async () => {
