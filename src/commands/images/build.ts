@@ -49,7 +49,10 @@ ${exitCodesHelp}
   ]
 
   static flags = {
-    rebuild: Flags.boolean({description: 'Build again even when the engine or the cache has the image.'}),
+    rebuild: Flags.boolean({
+      description:
+        'Build again even when the engine or the cache has the image (the Debian base is reused; prune --all drops it).',
+    }),
     runtime: Flags.string({
       description:
         'The engine to build into; default POC_RUNTIME when it is docker or podman, else podman if it is here, else docker.',
