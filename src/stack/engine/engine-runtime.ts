@@ -17,7 +17,7 @@ import {type Clock, systemClock} from '../clock.js'
 import {type PlacementOf} from '../context.js'
 import {ExitCode, PocError, errorMessage} from '../errors.js'
 import type {PocHome} from '../home.js'
-import {ensureLocalImage} from '../images/build.js'
+import {ensureLocalImage} from '../images/local-images.js'
 import {type StopOutcome, auxiliaryRoles, spawnDetached, stopProcesses} from '../native.js'
 import {readStat} from '../proc.js'
 import {
