@@ -176,6 +176,30 @@ describe('the podman runtime', {skip, timeout: 1_200_000}, () => {
     }
   })
 
+  it('--runtime docker drives whatever engine DOCKER_HOST names, through the same API', async () => {
+    // No docker daemon runs here; podman's service speaks the same Docker Engine API.
+    const other = makeHome('podman-dockerhost')
+    const socketPath = stateOf(home).engine?.socketPath as string
+    try {
+      const run = await runPoc(
+        other,
+        ['up', '--only', 'redis', '--port-offset', String(testPortOffsets.podmanPort), '--json'],
+        {POC_RUNTIME: 'docker', DOCKER_HOST: `unix://${socketPath}`},
+      )
+      assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+      assert.equal(parseJson<UpResult>(run).runtime, 'docker')
+      const state = stateOf(other)
+      assert.equal(state.engine?.source, 'DOCKER_HOST')
+      assert.equal(state.engine?.service, undefined, 'an engine poc did not start is not poc’s to stop')
+      const down = await runPoc(other, ['down'])
+      assert.equal(down.exitCode, 0, down.stderr)
+      // The first stack and its podman service are untouched.
+      assert.deepEqual((await stackContainers(engineOf(home), home)).length, 2)
+    } finally {
+      await cleanup(other)
+    }
+  })
+
   it('poc down removes the containers, the network and the podman service, and nothing else', async () => {
     const socketPath = stateOf(home).engine?.socketPath as string
     const run = await runPoc(home, ['down', '--json'])

@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 import {usageError} from '../errors.js'
 import {servicesContentDigest} from './services-payload.js'
+import {type LocalImageName, localImageNames} from '../catalog.js'
 
 /**
  * Local images of poc's components, built from Debian packages where no registry answers
@@ -8,8 +9,9 @@ import {servicesContentDigest} from './services-payload.js'
  * for our services, what goes into /app) gives a new tag and never reuses a stale image.
  */
 
-export const localImageComponents = ['rabbitmq', 'redis', 'prometheus', 'services'] as const
-export type LocalImageComponent = (typeof localImageComponents)[number]
+/** The catalog names which components have a local image (ContainerRecipe.localImage). */
+export const localImageComponents = localImageNames
+export type LocalImageComponent = LocalImageName
 
 /** The tags poc gives its local images: `localhost/poc/<component>:<hash>`. */
 export const localImageRepoPrefix = 'localhost/poc/'
