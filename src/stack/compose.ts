@@ -192,8 +192,9 @@ function serviceComposeEnvironment(
   for (const name of required) {
     environment[name] = `\${${name}:?set ${name} (see compose/README.md)}`
   }
+  // What poc sets itself wins over the caller's, as in serviceEnvironment.
   for (const name of passed) {
-    if (!required.has(name)) environment[name] = null
+    if (!required.has(name) && !(name in own)) environment[name] = null
   }
   return environment
 }

@@ -23,7 +23,7 @@ function contextOf(spec: ComponentSpec) {
 
 /**
  * What a service's environment must hold in compose: the catalog's variables with the catalog's
- * values, and every variable poc passes through, as a pass-through (null). A secret poc hands over
+ * values, and every other variable poc passes through, as a pass-through (null). A secret poc hands over
  * as a file (`X_FILE` for a passed-through X) must instead be required from the caller.
  */
 function expectedEnvironment(spec: ComponentSpec): {
@@ -32,12 +32,15 @@ function expectedEnvironment(spec: ComponentSpec): {
   required: string[]
 } {
   const own = serviceEnvironment(spec, contextOf(spec), {})
-  const passEnv = spec.passEnv ?? []
+  // A variable may be listed twice (shared ones that are also in the gateway's schema).
+  const passEnv = [...new Set(spec.passEnv ?? [])]
   const required = passEnv.filter((name) => `${name}_FILE` in own)
   const values = Object.fromEntries(
     Object.entries(own).filter(([name]) => !required.some((secret) => name === `${secret}_FILE`)),
   )
-  return {values, passed: passEnv.filter((name) => !required.includes(name)), required}
+  // What poc sets itself wins over the caller's: those are values, not pass-throughs.
+  const passed = passEnv.filter((name) => !required.includes(name) && !(name in own))
+  return {values, passed, required}
 }
 
 /** Every way `document` disagrees with the catalog, one sentence each. */
