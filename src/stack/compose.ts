@@ -28,10 +28,10 @@ export const composeDir = path.join(packageRoot, 'compose')
 /** POC_HOME inside our services' containers, on the `poc-home` volume. */
 export const composeHome: PocHome = homeAt('/var/lib/poc')
 
-export const homeVolume = 'poc-home'
+const homeVolume = 'poc-home'
 
 /** The image our services run from in compose, built from compose/Dockerfile. */
-export const servicesBuild = {context: '..', dockerfile: 'compose/Dockerfile'} as const
+const servicesBuild = {context: '..', dockerfile: 'compose/Dockerfile'} as const
 
 const everyComponentOnTheNetwork: PlacementOf = () => 'network-container'
 
