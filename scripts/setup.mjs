@@ -42,6 +42,13 @@ const harnessTools = [
     debianPackage: 'debootstrap',
     searchPath: true,
   },
+  // Reads compose/compose.yaml in a test, as a user running the stack by hand would.
+  {
+    name: 'podman-compose',
+    candidates: ['/usr/bin/podman-compose'],
+    debianPackage: 'podman-compose',
+    searchPath: true,
+  },
 ]
 const missingTools = harnessTools.filter((t) => !findBinary(t)).map((t) => t.debianPackage)
 
@@ -51,7 +58,7 @@ if (missing.length === 0) {
   )
 }
 if (missingTools.length === 0)
-  console.log('setup: the harness has its tools (chromium, podman, runc, debootstrap).')
+  console.log('setup: the harness has its tools (chromium, podman, runc, debootstrap, podman-compose).')
 if (missing.length + missingTools.length > 0) installDebianPackages(missing, missingTools)
 console.log('setup: done. Next: npx poc up')
 
