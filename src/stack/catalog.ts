@@ -663,7 +663,7 @@ export const catalog: readonly ComponentSpec[] = [
   containerOnly(
     'promtail',
     'Promtail shipping logs to Loki',
-    [],
+    [{name: 'http', port: 9080}],
     {image: 'docker.io/grafana/promtail:latest'},
     '/ready',
     ['loki'],
