@@ -16,6 +16,24 @@ export abstract class PocCommand extends Command {
     return resolveHome()
   }
 
+  /**
+   * Ctrl+C (SIGINT) and SIGTERM as an AbortSignal for long work, so a command stops what it
+   * started and exits 130; `dispose` takes the handlers away again.
+   */
+  protected interruption(): {signal: AbortSignal; dispose(): void} {
+    const controller = new AbortController()
+    const abort = () => controller.abort(new Error('interrupted'))
+    process.once('SIGINT', abort)
+    process.once('SIGTERM', abort)
+    return {
+      signal: controller.signal,
+      dispose: () => {
+        process.off('SIGINT', abort)
+        process.off('SIGTERM', abort)
+      },
+    }
+  }
+
   /** Human output only: with --json, stdout carries the result and nothing else. */
   protected say(line = ''): void {
     if (!this.jsonEnabled()) this.log(line)

@@ -40,6 +40,9 @@ function taskListView(components: ComponentName[]): ProgressView {
   const finishers = new Map<ComponentName, () => void>()
   // listr2 starts its task functions a few ticks after run(): events that come earlier wait here.
   const early = new Map<ComponentName, ProgressEvent[]>()
+  // Set when the work has ended: a task that listr2 starts only now (the work failed before any
+  // event, e.g. a port taken) is skipped at once instead of waiting for events that never come.
+  let closed = false
   const progress: Progress = (event) => {
     const listener = listeners.get(event.component)
     if (listener) listener(event)
@@ -64,6 +67,10 @@ function taskListView(components: ComponentName[]): ProgressView {
             task.skip(`${name}: not started`)
             resolve()
           })
+          if (closed) {
+            finishers.get(name)?.()
+            return
+          }
           listeners.set(name, (event) => {
             switch (event.phase) {
               case 'checking':
@@ -102,6 +109,7 @@ function taskListView(components: ComponentName[]): ProgressView {
       try {
         return await work(progress)
       } finally {
+        closed = true
         for (const finish of finishers.values()) finish()
         await rendering
       }

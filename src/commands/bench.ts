@@ -95,9 +95,7 @@ ${exitCodesHelp}`
       throw usageError('--body and --method aim the load at --url; the gateway gets orders')
     }
     const runnerLabel = process.env.RUNNER_LABEL || os.hostname()
-    const controller = new AbortController()
-    const interrupt = () => controller.abort()
-    process.once('SIGINT', interrupt)
+    const interruption = this.interruption()
     let result: BenchResult
     try {
       result = await runBench(
@@ -115,7 +113,7 @@ ${exitCodesHelp}`
         },
         {
           home: this.home,
-          signal: controller.signal,
+          signal: interruption.signal,
           onProgress: ({elapsedSec, totalSec, sent, inflight}) =>
             this.say(
               `  ${elapsedSec.toFixed(0)}/${totalSec.toFixed(0)} s: ${sent} sent, ${inflight} waiting`,
@@ -123,7 +121,7 @@ ${exitCodesHelp}`
         },
       )
     } finally {
-      process.removeListener('SIGINT', interrupt)
+      interruption.dispose()
     }
 
     const out = path.resolve(
@@ -143,7 +141,7 @@ ${exitCodesHelp}`
       await writeJson(written.baseline, result)
     }
     this.summarize(result, written)
-    if (controller.signal.aborted) process.exitCode = ExitCode.interrupted
+    if (interruption.signal.aborted) process.exitCode = ExitCode.interrupted
     return written
   }
 

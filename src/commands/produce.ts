@@ -10,7 +10,8 @@ import {serviceUrl} from '../stack/running.js'
 export default class Produce extends PocCommand {
   static description = `The seed's producer: sends --batch timesheet approvals to pm (POST /timesheets/approve, each with its own Idempotency-Key, cycling TS-001…TS-010) at --rps per second on a fixed schedule, whether or not earlier ones have answered. Then it waits for fi to show every invoice and reports the approve → invoice latency (p50/p99/max, from the events' own timestamps) and how long the backlog took to drain after the last send. Fails (exit 1) when an approval is refused or an invoice does not appear within --wait.
 
-${exitCodesHelp}`
+${exitCodesHelp}
+  130  interrupted (Ctrl+C)`
 
   static examples = [
     {
@@ -58,9 +59,7 @@ ${exitCodesHelp}`
     const {flags} = await this.parse(Produce)
     const pmUrl = await serviceUrl(this.home, 'pm')
     const fiUrl = await serviceUrl(this.home, 'fi')
-    const controller = new AbortController()
-    const interrupt = () => controller.abort()
-    process.once('SIGINT', interrupt)
+    const interruption = this.interruption()
     this.say(`Sending ${flags.batch} approvals to ${pmUrl} at ${flags.rps}/s…`)
     let lastVisible: number | undefined
     const result = await produce({
@@ -70,7 +69,7 @@ ${exitCodesHelp}`
       rps: flags.rps,
       waitMs: flags['no-wait'] ? 0 : flags.wait,
       timesheets: flags.timesheets?.map((t) => t.trim()).filter(Boolean),
-      signal: controller.signal,
+      signal: interruption.signal,
       progress: ({sent, accepted, visible}) => {
         if (visible === undefined) this.say(`  sent ${sent}/${flags.batch}, accepted ${accepted}`)
         else if (visible !== lastVisible) {
@@ -78,7 +77,7 @@ ${exitCodesHelp}`
           this.say(`  invoices in fi: ${visible}/${accepted}`)
         }
       },
-    }).finally(() => process.removeListener('SIGINT', interrupt))
+    }).finally(() => interruption.dispose())
 
     this.say()
     const rows = [
@@ -108,7 +107,11 @@ ${exitCodesHelp}`
     }
     for (const line of renderTable(['', ''], rows).slice(1)) this.say(line)
     for (const sample of result.failureSamples) this.say(`  e.g. ${sample}`)
-    if (!result.ok) {
+    if (interruption.signal.aborted) {
+      // Ctrl+C: what was sent is reported above; an interrupted run is no failed check (SPEC §5).
+      process.exitCode = ExitCode.interrupted
+      this.say('Interrupted.')
+    } else if (!result.ok) {
       process.exitCode = ExitCode.checkFailed
       this.say('FAILED: not every approval was accepted and invoiced.')
     }

@@ -82,9 +82,7 @@ EXIT CODES
     const loop = flags.loop || flags.count !== undefined
     const artifactsDir = path.resolve(flags.artifacts ?? path.join(this.home.logsDir, 'poc-smoke'))
     const view = smokeView({json: this.jsonEnabled(), scenarios: selected, log: (line) => this.log(line)})
-    const controller = new AbortController()
-    const interrupt = () => controller.abort()
-    process.once('SIGINT', interrupt)
+    const interruption = this.interruption()
     let result: SmokeSessionResult
     try {
       result = await smokeSession(
@@ -102,7 +100,7 @@ EXIT CODES
         },
         {
           home: this.home,
-          signal: controller.signal,
+          signal: interruption.signal,
           progress: (event) => view.progress(event),
           onWarning: (message) => this.warn(message),
           onRun: async (record, nextRunAt) => {
@@ -117,7 +115,7 @@ EXIT CODES
         },
       )
     } finally {
-      process.removeListener('SIGINT', interrupt)
+      interruption.dispose()
     }
 
     this.say(`last_summary.json: ${result.summaryFile}`)

@@ -73,10 +73,7 @@ ${exitCodesHelp}`
     const {flags} = await this.parse(Up)
     const only = parseComponentList(flags.only)
     const groups = (flags.with ?? []) as Group[]
-    const controller = new AbortController()
-    const interrupt = () => controller.abort(new Error('interrupted'))
-    process.once('SIGINT', interrupt)
-    process.once('SIGTERM', interrupt)
+    const interruption = this.interruption()
     const view = progressView({
       json: this.jsonEnabled(),
       components: selectComponents({only, with: groups}),
@@ -94,14 +91,13 @@ ${exitCodesHelp}`
             servicesInContainers: flags['services-in-containers'],
             offline: flags.offline,
           },
-          {home: this.home, signal: controller.signal, progress},
+          {home: this.home, signal: interruption.signal, progress},
         ),
       )
       this.render(result)
       return result
     } finally {
-      process.off('SIGINT', interrupt)
-      process.off('SIGTERM', interrupt)
+      interruption.dispose()
     }
   }
 

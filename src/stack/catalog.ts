@@ -95,6 +95,12 @@ export interface NativeRecipe {
   /** Write config files and create directories before the processes start. */
   prepare?(ctx: ComponentContext): Promise<void>
   processes(ctx: ComponentContext, binaries: Record<string, string>): NativeProcessSpec[]
+  /**
+   * Where the server writes its own pid once it runs, when the process poc starts is only its
+   * launcher (RabbitMQ: a /bin/sh script that starts beam.smp). Once ready, that pid is recorded
+   * as the server, so `poc status` shows it and a kill -9 of it shows the component down.
+   */
+  pidFile?(ctx: ComponentContext): string
 }
 
 /**
@@ -257,6 +263,7 @@ const rabbitmq: ComponentSpec = {
       // Our own (empty) env file, so /etc/rabbitmq/rabbitmq-env.conf of a system install is not read.
       await writeFile(path.join(dir, 'rabbitmq-env.conf'), '')
     },
+    pidFile: (ctx) => path.join(ctx.dataDir, 'rabbitmq.pid'),
     processes: (ctx, bin) => {
       const dir = ctx.dataDir
       const erlangEnv = {

@@ -104,8 +104,8 @@ export async function spawnDetached(spec: NativeProcessSpec, logFile: string): P
   }
 }
 
-/** Helpers whose end does not take the component down: a container's log follower. */
-export const auxiliaryRoles: ReadonlySet<string> = new Set(['logs'])
+/** Helpers whose end does not take the component down: a container's log follower, a launcher once its server's pid is known. */
+export const auxiliaryRoles: ReadonlySet<string> = new Set(['logs', 'launcher'])
 
 /** The component runs: every essential process of it (a server, its epmd, a container's main process) is alive. */
 export function processesAlive(records: ProcessRecord[]): boolean {

@@ -1,4 +1,4 @@
-import {rm} from 'node:fs/promises'
+import {readFile, rm} from 'node:fs/promises'
 import {
   type ComponentContext,
   type ComponentName,
@@ -10,6 +10,7 @@ import {type Clock} from './clock.js'
 import {type PlacementOf, allProcesses} from './context.js'
 import type {PocHome} from './home.js'
 import {type StopOutcome, resolveBinaries, spawnDetached, stopProcesses} from './native.js'
+import {readStat} from './proc.js'
 import type {ComponentRecord, EngineState} from './state.js'
 
 export type RuntimeChoice = RuntimeName | 'auto'
@@ -48,6 +49,8 @@ export interface Runtime {
   /** The host ports the component binds, checked free before anything is created. */
   hostPorts(spec: ComponentSpec, ctx: ComponentContext): number[]
   start(request: StartRequest): Promise<void>
+  /** Once the component is ready: record what only then exists (the server's own pid behind a launcher). */
+  afterReady(request: StartRequest): Promise<void>
   /** Stops and removes what the record names; what is already gone is success. */
   stop(record: ComponentRecord, graceMs: number, clock?: Clock): Promise<StopOutcome>
   /** After the whole stack stopped: what the runtime made besides components (network, stray containers, its engine service). */
@@ -102,6 +105,25 @@ export class NativeRuntime implements Runtime {
       record.processes.push(await spawnDetached(processSpec, ctx.logFile))
       await save()
     }
+  }
+
+  async afterReady({spec, ctx, record, save}: StartRequest): Promise<void> {
+    const file = spec.native?.pidFile?.(ctx)
+    if (!file || record.processes.some((p) => p.role === 'server' && p.command.startsWith('pid file'))) return
+    const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10)
+    const stat = Number.isSafeInteger(pid) && pid > 0 ? readStat(pid) : undefined
+    if (!stat) return
+    // The launcher's end no longer takes the component down; the server's does.
+    for (const p of record.processes) if (p.role === 'server') p.role = 'launcher'
+    // Not a group leader (its launcher is): signalled alone, then the launcher's group goes.
+    record.processes.push({
+      role: 'server',
+      pid,
+      startTicks: stat.startTicks,
+      command: `pid file ${file}`,
+      leaderOnly: true,
+    })
+    await save()
   }
 
   stop(record: ComponentRecord, graceMs: number, clock?: Clock): Promise<StopOutcome> {

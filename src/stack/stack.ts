@@ -20,7 +20,7 @@ import {newRuntime, runtimeForState} from './open-runtime.js'
 import {checkPortFree, describeHolder, type PortConflict} from './ports.js'
 import {pidsWorkingUnder, readStat} from './proc.js'
 import {waitForReady} from './readiness.js'
-import {type Runtime, type RuntimeChoice, removeComponentData} from './runtime.js'
+import {type Runtime, type RuntimeChoice, removeComponentData, unavailableReason} from './runtime.js'
 import {
   type ComponentRecord,
   type StackState,
@@ -227,6 +227,7 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
           })
         }
         const readyMs = clock.now() - t0
+        await runtime.afterReady({spec, ctx, record: current, save})
         readyHere.add(name)
         const action = wasRunning ? 'unchanged' : previouslyRecorded.has(name) ? 'restarted' : 'started'
         progress({
@@ -467,7 +468,10 @@ export async function status(context: StackContext): Promise<StatusResult> {
     catalog.map(async (spec): Promise<ComponentReport> => {
       const base = baseReport(spec.name, home, portOffset)
       const record = state?.components.find((c) => c.name === spec.name)
-      if (!record) return base
+      if (!record) {
+        const reason = unavailableReason(spec, state?.runtime ?? 'native', state?.servicesInContainers)
+        return reason ? {...base, state: 'unavailable', reason} : base
+      }
       const report = recordReport(spec.name, record, home, portOffset)
       if (!processesAlive(record.processes)) {
         return {

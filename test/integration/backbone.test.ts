@@ -3,13 +3,14 @@ import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as delay} from 'node:timers/promises'
+import {execa} from 'execa'
 import {Redis} from 'ioredis'
 import type {ProduceResult} from '../../src/checks/produce.js'
 import {invoiceIdFor} from '../../src/services/invoice-worker/worker.js'
 import {shardOf} from '../../src/services/shared/shard.js'
 import type {DlqListResult, DlqRedriveResult} from '../../src/stack/dlq.js'
 import type {DownResult, StatusResult, UpResult} from '../../src/stack/stack.js'
-import {cleanup, makeHome, parseJson, runPoc, testPortOffsets, upStack} from '../helpers.js'
+import {cleanup, makeHome, parseJson, repoRoot, runPoc, testPortOffsets, upStack} from '../helpers.js'
 
 const offset = testPortOffsets.backbone
 const url = {
@@ -217,6 +218,23 @@ describe('event backbone on the real stack', {timeout: 900_000}, () => {
     } finally {
       redis.disconnect()
     }
+  })
+
+  it('Ctrl+C during poc produce exits 130 and still reports what was sent', async () => {
+    const producing = execa(
+      'node',
+      [path.join(repoRoot, 'bin', 'run.js'), 'produce', '--batch', '100000', '--rps', '50', '--json'],
+      {
+        env: {POC_HOME: home, NO_COLOR: '1'},
+        reject: false,
+      },
+    )
+    await delay(1500)
+    producing.kill('SIGINT')
+    const run = await producing
+    assert.equal(run.exitCode, 130, run.stderr)
+    const result = JSON.parse(run.stdout) as ProduceResult
+    assert.ok(result.sent > 0 && result.sent < 100_000, `sent ${result.sent}`)
   })
 
   it('kill -9 of the invoice-worker in the middle of 500 approvals loses no invoice and duplicates none', async () => {

@@ -4,8 +4,9 @@ import os from 'node:os'
 import path from 'node:path'
 import net from 'node:net'
 import {after, describe, it} from 'node:test'
+import {execa} from 'execa'
 import type {StatusResult} from '../../src/stack/stack.js'
-import {cleanup, makeHome, parseJson, processesUnder, runPoc, testPortOffsets} from '../helpers.js'
+import {cleanup, makeHome, parseJson, processesUnder, repoRoot, runPoc, testPortOffsets} from '../helpers.js'
 
 const offset = testPortOffsets.errors
 
@@ -74,6 +75,27 @@ describe('poc up refuses clearly', {timeout: 300_000}, () => {
     assert.match(podman.stderr, /apt-get install -y podman runc/)
   })
 
+  it('on a terminal, an up that fails before anything starts exits at once, with the error (exit 3)', async () => {
+    // Under a real pseudo-terminal the live task list is drawn; it must not wait for tasks that never start.
+    const blocker = net.createServer().listen(6379 + offset, '127.0.0.1')
+    await new Promise((resolve) => blocker.once('listening', resolve))
+    try {
+      const command = `node ${repoRoot}/bin/run.js up --only redis --runtime native --port-offset ${offset}`
+      const run = await execa('script', ['-qec', command, '/dev/null'], {
+        env: {POC_HOME: home, NO_COLOR: '1'},
+        reject: false,
+        timeout: 30_000,
+      })
+      assert.equal(run.timedOut, false, 'poc up hung on the terminal')
+      assert.equal(run.exitCode, 3, run.stdout)
+      // The terminal's line ends, and oclif's wrapping of the message at the terminal width.
+      const text = run.stdout.replaceAll('\r', '').replace(/\s*\n ›\s+/g, ' ')
+      assert.match(text, new RegExp(`port ${6379 + offset} \\(redis redis\\) is taken by pid ${process.pid}`))
+    } finally {
+      blocker.close()
+    }
+  })
+
   it('says a component this runtime cannot run is unavailable, never faking it (exit 3)', async () => {
     const run = await runPoc(home, [
       'up',
@@ -118,5 +140,39 @@ describe('poc up refuses clearly', {timeout: 300_000}, () => {
     assert.deepEqual(processesUnder(home), [])
     const status = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
     assert.equal(status.running, false)
+  })
+})
+
+describe('help and unknown commands (oclif plugin-help, plugin-not-found)', {timeout: 120_000}, () => {
+  const home = makeHome('help')
+  after(() => cleanup(home))
+
+  it('poc help <command> and -h show the command’s help', async () => {
+    const help = await runPoc(home, ['help', 'status'])
+    assert.equal(help.exitCode, 0, help.stderr)
+    assert.match(help.stdout, /USAGE\n {2}\$ poc status/)
+    const short = await runPoc(home, ['up', '-h'])
+    assert.equal(short.exitCode, 0, short.stderr)
+    assert.match(short.stdout, /USAGE\n {2}\$ poc up/)
+    assert.match(short.stdout, /--services-in-containers/)
+  })
+
+  it('a misspelt command is named with spaces, not colons, and exits 127', async () => {
+    const run = await runPoc(home, ['dlq', 'lst'])
+    assert.equal(run.exitCode, 127)
+    assert.match(run.stderr, /dlq lst is not a poc command/)
+    assert.match(run.stderr, /Run poc help dlq for a list of available commands/)
+  })
+
+  it('on a terminal, it asks whether the closest command was meant', async () => {
+    const run = await execa('script', ['-qec', `node ${repoRoot}/bin/run.js smok`, '/dev/null'], {
+      env: {POC_HOME: home, NO_COLOR: '1'},
+      input: 'n\n',
+      reject: false,
+      timeout: 30_000,
+    })
+    assert.equal(run.timedOut, false)
+    assert.match(run.stdout, /Did you mean smoke\?/)
+    assert.equal(run.exitCode, 127)
   })
 })

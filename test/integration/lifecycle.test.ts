@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {after, before, describe, it} from 'node:test'
 import amqp from 'amqplib'
 import {Redis} from 'ioredis'
@@ -124,6 +124,20 @@ describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout:
     )
     assert.notEqual(again.components[1]?.pids[0], redisPid)
     assert.equal(await redisPing(), 'PONG')
+  })
+
+  it("records the broker's own pid (beam.smp, not its launcher): kill -9 of it shows rabbitmq down", async () => {
+    const status = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
+    const pids = status.components.find((c) => c.name === 'rabbitmq')?.pids ?? []
+    const beam = pids.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('beam.smp'))
+    assert.ok(beam, `one of ${pids.join(', ')} is beam.smp`)
+    process.kill(beam, 'SIGKILL')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const after = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
+    assert.equal(after.components.find((c) => c.name === 'rabbitmq')?.state, 'down')
+    const run = await runPoc(home, ['up', '--only', 'rabbitmq,redis', '--json'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    assert.equal(parseJson<UpResult>(run).components[0]?.action, 'restarted')
   })
 
   it('logs shows each component’s log, prefixed with its name', async () => {

@@ -67,10 +67,7 @@ ${exitCodesHelp}
   async run(): Promise<ImagesBuildResult> {
     const {argv, flags} = await this.parse(ImagesBuild)
     const components = parseLocalImageComponents(splitList(argv as string[]) ?? [])
-    const controller = new AbortController()
-    const interrupt = () => controller.abort()
-    process.once('SIGINT', interrupt)
-    process.once('SIGTERM', interrupt)
+    const interruption = this.interruption()
     try {
       const result = await withImageEngine(imageRuntimeRequest(flags.runtime), this.home, async (engine) => {
         const images: EnsuredLocalImage[] = []
@@ -78,7 +75,7 @@ ${exitCodesHelp}
           images.push(
             await ensureLocalImage(engine.docker, component, {
               rebuild: flags.rebuild,
-              signal: controller.signal,
+              signal: interruption.signal,
               // On stderr: stdout carries the result (and nothing else with --json).
               progress: (line) => {
                 if (!this.jsonEnabled()) this.logToStderr(`${component}: ${line}`)
@@ -106,8 +103,7 @@ ${exitCodesHelp}
       for (const line of renderTable(['COMPONENT', 'TAG', 'HOW', 'TIME', 'SIZE'], rows)) this.say(line)
       return result
     } finally {
-      process.removeListener('SIGINT', interrupt)
-      process.removeListener('SIGTERM', interrupt)
+      interruption.dispose()
     }
   }
 }

@@ -67,9 +67,7 @@ ${exitCodesHelp}`
     } catch {
       throw usageError(`--url is not a URL: ${url}`)
     }
-    const controller = new AbortController()
-    const interrupt = () => controller.abort()
-    process.once('SIGINT', interrupt)
+    const interruption = this.interruption()
     this.say(
       `${flags.clients} client(s) on ${url}${flags.iterations > 1 ? `, ${flags.iterations} times` : ''} …`,
     )
@@ -84,7 +82,7 @@ ${exitCodesHelp}`
         durationMs: flags.duration,
         minSuccess,
         headers,
-        signal: controller.signal,
+        signal: interruption.signal,
         onIteration: (iteration, {succeeded, failed}) => {
           if (flags.iterations > 1) this.say(`  iteration ${iteration}: ${succeeded} ok, ${failed} failed`)
         },
@@ -92,7 +90,7 @@ ${exitCodesHelp}`
     } catch (error) {
       throw usageError(`cannot stress ${url}: ${(error as Error).message}`)
     } finally {
-      process.removeListener('SIGINT', interrupt)
+      interruption.dispose()
     }
     const ms = (p: StressSseResult['connectMs']) =>
       `p50 ${p.p50} ms  p95 ${p.p95}  p99 ${p.p99}  max ${p.max}`
@@ -102,7 +100,7 @@ ${exitCodesHelp}`
     this.say(`events ${result.eventsReceived}, disconnects ${result.disconnects}`)
     for (const [cause, count] of Object.entries(result.errors)) this.say(`error: ${cause} × ${count}`)
     const verdict = `${result.succeeded} of ${result.attempts} clients got their first event in time (${(result.successRatio * 100).toFixed(1)} %, needed ${(minSuccess * 100).toFixed(1)} %)`
-    if (controller.signal.aborted) {
+    if (interruption.signal.aborted) {
       process.exitCode = ExitCode.interrupted
       this.say(`Interrupted: ${verdict}.`)
     } else if (result.passed) {

@@ -83,23 +83,21 @@ ${exitCodesHelp}
       await tail(url, filters, {limit: flags.limit, onEvent: print})
       return
     }
-    const controller = new AbortController()
-    const interrupt = () => controller.abort()
-    process.once('SIGINT', interrupt)
+    const interruption = this.interruption()
     try {
       await tail(url, filters, {
         limit: flags.limit,
         onEvent: print,
         follow: {
-          signal: controller.signal,
+          signal: interruption.signal,
           // Straight to stderr: oclif mutes logToStderr under --json, and these notes matter then too.
           onStatus: (status) => process.stderr.write(`${statusNote(status, url)}\n`),
         },
       })
     } finally {
-      process.removeListener('SIGINT', interrupt)
+      interruption.dispose()
     }
-    if (controller.signal.aborted) process.exitCode = ExitCode.interrupted
+    if (interruption.signal.aborted) process.exitCode = ExitCode.interrupted
   }
 }
 

@@ -301,6 +301,10 @@ export class EngineRuntime implements Runtime {
     await save()
   }
 
+  async afterReady(request: StartRequest): Promise<void> {
+    if (!this.inContainer(request.spec)) await this.host.afterReady(request)
+  }
+
   /** The follower writes the container's output to its stdout, which is the component's log file. */
   private followLogs(containerId: string, ctx: ComponentContext) {
     const {socketPath, host, port} = this.engine.address
