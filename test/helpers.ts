@@ -30,6 +30,7 @@ export const testPortOffsets = {
   stress: 700,
   telemetry: 650,
   bench: 850,
+  grafana: 5500,
 } as const
 
 export function makeHome(label: string): string {

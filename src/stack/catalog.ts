@@ -2,6 +2,7 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {packageRoot} from '../lib/package-root.js'
 import type {PocHome} from './home.js'
+import {scrapeTargets, writePrometheusFiles} from './prometheus-config.js'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
 import {ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
 
@@ -108,6 +109,9 @@ export interface ComponentSpec {
 const defaultStartTimeoutMs = 60_000
 const defaultStopGraceMs = 10_000
 
+/** The plugins every RabbitMQ of a stack runs, natively and in images. */
+export const rabbitmqPlugins = ['rabbitmq_management', 'rabbitmq_prometheus'] as const
+
 const rabbitmq: ComponentSpec = {
   name: 'rabbitmq',
   summary: 'RabbitMQ broker with the management plugin',
@@ -116,6 +120,8 @@ const rabbitmq: ComponentSpec = {
   ports: [
     {name: 'amqp', port: 5672},
     {name: 'management', port: 15672},
+    // rabbitmq_prometheus: the queue depths, DLQ depths and consumers the dashboards show.
+    {name: 'prometheus', port: 15692},
     {name: 'epmd', port: 14369, internal: true},
     {name: 'dist', port: 25672, internal: true},
   ],
@@ -159,6 +165,8 @@ const rabbitmq: ComponentSpec = {
           `listeners.tcp.default = ${ctx.host}:${ctx.ports.amqp}`,
           `management.tcp.ip = ${ctx.host}`,
           `management.tcp.port = ${ctx.ports.management}`,
+          `prometheus.tcp.ip = ${ctx.host}`,
+          `prometheus.tcp.port = ${ctx.ports.prometheus}`,
           // Logs go to stdout, which is the component's log file, so `poc logs rabbitmq` shows them.
           'log.console = true',
           'log.console.level = info',
@@ -167,7 +175,7 @@ const rabbitmq: ComponentSpec = {
           '',
         ].join('\n'),
       )
-      await writeFile(path.join(dir, 'enabled_plugins'), '[rabbitmq_management].\n')
+      await writeFile(path.join(dir, 'enabled_plugins'), `[${rabbitmqPlugins.join(',')}].\n`)
       // Our own (empty) env file, so /etc/rabbitmq/rabbitmq-env.conf of a system install is not read.
       await writeFile(path.join(dir, 'rabbitmq-env.conf'), '')
     },
@@ -271,7 +279,7 @@ const redis: ComponentSpec = {
 
 const prometheus: ComponentSpec = {
   name: 'prometheus',
-  summary: 'Prometheus scraping every service /metrics',
+  summary: 'Prometheus scraping the services, RabbitMQ and itself',
   kind: 'infrastructure',
   group: 'observability',
   ports: [{name: 'http', port: 9090}],
@@ -292,7 +300,8 @@ const prometheus: ComponentSpec = {
     ],
     prepare: async (ctx) => {
       await mkdir(path.join(ctx.dataDir, 'tsdb'), {recursive: true})
-      await writeFile(path.join(ctx.dataDir, 'prometheus.yml'), prometheusConfig(ctx))
+      const targets = scrapeTargets(catalog, (name, port) => `${ctx.host}:${ctx.portsOf(name)[port]}`)
+      await writePrometheusFiles(ctx.dataDir, targets)
     },
     processes: (ctx, bin) => [
       {
@@ -308,17 +317,6 @@ const prometheus: ComponentSpec = {
       },
     ],
   },
-}
-
-/** Scrape targets come from the catalog, so a port offset or a new service never needs a hand edit. */
-function prometheusConfig(ctx: ComponentContext): string {
-  const jobs = catalog
-    .filter((c) => c.kind === 'service')
-    .map((c) => {
-      const port = Object.values(ctx.portsOf(c.name))[0]
-      return `  - job_name: ${c.name}\n    static_configs:\n      - targets: ['${ctx.host}:${port}']`
-    })
-  return `global:\n  scrape_interval: 5s\nscrape_configs:\n${jobs.join('\n')}\n`
 }
 
 function containerOnly(

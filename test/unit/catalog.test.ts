@@ -14,7 +14,7 @@ import {testPortOffsets} from '../helpers.js'
 describe('component catalog', () => {
   it('declares every component of SPEC §2.2 with its default ports', () => {
     const expected: Record<string, number[]> = {
-      rabbitmq: [5672, 15672],
+      rabbitmq: [5672, 15672, 15692],
       redis: [6379],
       minio: [9000, 9001],
       prometheus: [9090],
@@ -72,6 +72,7 @@ describe('component catalog', () => {
     assert.deepEqual(resolvePorts(getComponent('rabbitmq'), 1000), {
       amqp: 6672,
       management: 16672,
+      prometheus: 16692,
       epmd: 15369,
       dist: 26672,
     })
