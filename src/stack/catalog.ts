@@ -2,7 +2,7 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {packageRoot} from '../lib/package-root.js'
 import type {PocHome} from './home.js'
-import {scrapeTargets, writePrometheusFiles} from './prometheus-config.js'
+import {scrapeTargets, targetsNotUp, writePrometheusFiles} from './prometheus-config.js'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
 import {ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
 
@@ -283,10 +283,15 @@ const prometheus: ComponentSpec = {
   kind: 'infrastructure',
   group: 'observability',
   ports: [{name: 'http', port: 9090}],
-  dependsOn: [],
+  // What it scrapes (prometheus-config.ts): started last, it is ready once it has scraped them all.
+  dependsOn: ['rabbitmq', 'pm', 'fi', 'sales', 'credit', 'contract', 'invoice-worker', 'gateway'],
   startTimeoutMs: defaultStartTimeoutMs,
   stopGraceMs: defaultStopGraceMs,
-  readiness: (ctx) => http(`http://${ctx.host}:${ctx.ports.http}/-/ready`),
+  readiness: (ctx) =>
+    allOf(
+      http(`http://${ctx.host}:${ctx.ports.http}/-/ready`),
+      http(`http://${ctx.host}:${ctx.ports.http}/api/v1/targets?state=active`, {body: targetsNotUp}),
+    ),
   urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
   image: 'prom/prometheus',
   native: {

@@ -88,3 +88,18 @@ export async function writePrometheusFiles(dir: string, targets: ScrapeTarget[])
   await writeFile(configFile, prometheusConfig(targets))
   return configFile
 }
+
+/**
+ * Readiness of a stack's Prometheus (GET /api/v1/targets): why it is not ready yet, or undefined
+ * once every target has been scraped successfully, so that `poc up` returns with every target
+ * healthy and a first sample of every series before any traffic.
+ */
+export function targetsNotUp(json: unknown): string | undefined {
+  const targets =
+    (json as {data?: {activeTargets?: Array<{labels?: {job?: string}; health?: string; lastError?: string}>}})
+      ?.data?.activeTargets ?? []
+  if (targets.length === 0) return 'no scrape target yet'
+  const waiting = targets.filter((t) => t.health !== 'up')
+  if (waiting.length === 0) return undefined
+  return `targets not up yet: ${waiting.map((t) => `${t.labels?.job ?? '?'} (${t.health}${t.lastError ? `: ${t.lastError}` : ''})`).join(', ')}`
+}

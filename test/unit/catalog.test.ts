@@ -65,7 +65,21 @@ describe('component catalog', () => {
     assert.ok(selectComponents({with: ['observability']}).includes('prometheus'))
     assert.deepEqual(selectComponents({only: ['pm']}), ['rabbitmq', 'redis', 'pm'])
     assert.deepEqual(selectComponents({only: ['redis']}), ['redis'])
-    assert.deepEqual(selectComponents({only: ['grafana']}), ['prometheus', 'grafana', 'loki'])
+    // Grafana needs Prometheus, which needs what it scrapes.
+    assert.deepEqual(selectComponents({only: ['grafana']}), [
+      'rabbitmq',
+      'redis',
+      'prometheus',
+      'grafana',
+      'loki',
+      'pm',
+      'fi',
+      'sales',
+      'credit',
+      'contract',
+      'invoice-worker',
+      'gateway',
+    ])
   })
 
   it('shifts every port by the offset and keeps the largest offset within 65535', () => {
