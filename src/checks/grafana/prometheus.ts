@@ -190,3 +190,20 @@ async function shippedRuleGroups(fixturesDir: string): Promise<Map<string, strin
   }
   return groups
 }
+
+/**
+ * Which targets Prometheus has not yet scraped successfully since `sinceMs` (epoch ms): empty
+ * once what happened before `sinceMs` (a smoke run's traffic, a restart) is in its data.
+ */
+export async function targetsNotScrapedSince(
+  baseUrl: string,
+  sinceMs: number,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const {body} = await api<{
+    activeTargets: Array<{labels: Record<string, string>; health: string; lastScrape: string}>
+  }>(baseUrl.replace(/\/+$/, ''), '/api/v1/targets?state=active', signal)
+  return (body.data?.activeTargets ?? [])
+    .filter((t) => t.health !== 'up' || Date.parse(t.lastScrape) < sinceMs)
+    .map((t) => `${t.labels.job ?? '?'} (${t.health}, last scraped ${t.lastScrape})`)
+}
