@@ -185,18 +185,25 @@ export function durationMs(text: string): number {
   return total
 }
 
-/** The closest of `candidates` to `name` (edit distance), when close enough to be a likely typo or rename. */
+/**
+ * The likeliest meant of `candidates` for an unknown `name`: the one keeping most of its words
+ * (a renamed metric keeps most of them: gateway_fast_path_p99_us → gateway_fast_path_processing_p99_us),
+ * then the closest by edit distance (a typo); undefined when nothing is close.
+ */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined
-  let bestDistance = Number.POSITIVE_INFINITY
+  const words = name.split('_').filter(Boolean)
+  let best: {candidate: string; missing: number; distance: number} | undefined
   for (const candidate of candidates) {
-    const d = editDistance(name, candidate)
-    if (d < bestDistance) {
-      best = candidate
-      bestDistance = d
-    }
+    const theirs = new Set(candidate.split('_'))
+    const missing = words.filter((w) => !theirs.has(w)).length
+    const distance = editDistance(name, candidate)
+    if (!best || missing < best.missing || (missing === best.missing && distance < best.distance))
+      best = {candidate, missing, distance}
   }
-  return best !== undefined && bestDistance <= Math.max(3, Math.floor(name.length / 3)) ? best : undefined
+  if (!best) return undefined
+  const close =
+    best.missing <= Math.floor(words.length / 3) || best.distance <= Math.max(3, Math.floor(name.length / 4))
+  return close ? best.candidate : undefined
 }
 
 function editDistance(a: string, b: string): number {
