@@ -70,7 +70,6 @@ EXIT CODES
     live: Flags.boolean({description: 'Also check Grafana itself: dashboards, alert rule, alert state.'}),
     offline: Flags.boolean({
       description: 'Only the file checks, even when the stack runs Prometheus.',
-      exclusive: ['prometheus-url', 'live', 'grafana-url'],
     }),
     'prometheus-url': Flags.string({
       description: "Run the panels' queries on this Prometheus [default: the stack's, when it runs one].",
@@ -86,6 +85,10 @@ EXIT CODES
 
   async run(): Promise<GrafanaCheckResult> {
     const {flags} = await this.parse(GrafanaCheck)
+    if (flags.offline && (flags['prometheus-url'] || flags.live || flags['grafana-url']))
+      throw usageError(
+        '--offline checks the files only: it cannot go with --prometheus-url, --live or --grafana-url',
+      )
     for (const name of ['prometheus-url', 'grafana-url'] as const) {
       const value = flags[name]
       if (value === undefined) continue
