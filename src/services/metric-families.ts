@@ -49,8 +49,19 @@ const registrations: Partial<Record<ComponentName, (registry: Registry) => unkno
   },
 }
 
-/** The metric families each of our services exports, built in-process from its registry. */
-export async function serviceMetricFamilies(): Promise<Map<ComponentName, MetricFamily[]>> {
+let built: Promise<Map<ComponentName, MetricFamily[]>> | undefined
+
+/**
+ * The metric families each of our services exports, built in-process from its registry — once
+ * per process: a registry's default metrics keep event-loop and GC observers alive, which a
+ * `poc smoke --loop` must not pile up run after run.
+ */
+export function serviceMetricFamilies(): Promise<Map<ComponentName, MetricFamily[]>> {
+  built ??= buildFamilies()
+  return built
+}
+
+async function buildFamilies(): Promise<Map<ComponentName, MetricFamily[]>> {
   const families = new Map<ComponentName, MetricFamily[]>()
   for (const [name, register] of Object.entries(registrations) as Array<
     [ComponentName, (registry: Registry) => unknown]
