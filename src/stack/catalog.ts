@@ -4,6 +4,8 @@ import {packageRoot} from '../lib/package-root.js'
 import {gatewayConfig} from '../services/gateway/config.js'
 import type {PocHome} from './home.js'
 import {Redis} from 'ioredis'
+import {type ObservabilityAddresses, grafanaFiles, lokiFiles, promtailFiles} from './observability-files.js'
+import {scrapeTargets, targetsNotUp, writePrometheusFiles} from './prometheus-config.js'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
 import {ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
 
@@ -129,8 +131,10 @@ export interface ContainerRecipe {
   /** A fixed hostname: RabbitMQ names its node (and its data) after it. */
   hostname?: string
   /**
-   * It scrapes or calls our services: while they are host processes (bound to 127.0.0.1) it
-   * shares the host's network to reach them; with --services-in-containers it joins the stack's network.
+   * It reaches our services (Prometheus scrapes them), or one that does (Grafana, Loki, Promtail
+   * go where Prometheus goes): while the services are host processes (bound to 127.0.0.1) it
+   * shares the host's network, listening on ctx.bind; with --services-in-containers it joins
+   * the stack's network.
    */
   reachesServices?: boolean
 }
@@ -184,6 +188,9 @@ const defaultStopGraceMs = 10_000
 
 const guestAuthorization = `Basic ${Buffer.from('guest:guest').toString('base64')}`
 
+/** The plugins every RabbitMQ of a stack runs, natively and in images. */
+export const rabbitmqPlugins = ['rabbitmq_management', 'rabbitmq_prometheus'] as const
+
 const rabbitmq: ComponentSpec = {
   name: 'rabbitmq',
   summary: 'RabbitMQ broker with the management plugin',
@@ -192,6 +199,8 @@ const rabbitmq: ComponentSpec = {
   ports: [
     {name: 'amqp', port: 5672},
     {name: 'management', port: 15672},
+    // rabbitmq_prometheus: the queue depths, DLQ depths and consumers the dashboards show.
+    {name: 'prometheus', port: 15692},
     {name: 'epmd', port: 14369, internal: true},
     {name: 'dist', port: 25672, internal: true},
   ],
@@ -316,6 +325,8 @@ async function writeRabbitmqConfig(ctx: ComponentContext): Promise<void> {
       `listeners.tcp.default = ${ctx.bind.host}:${ctx.bind.ports.amqp}`,
       `management.tcp.ip = ${ctx.bind.host}`,
       `management.tcp.port = ${ctx.bind.ports.management}`,
+      `prometheus.tcp.ip = ${ctx.bind.host}`,
+      `prometheus.tcp.port = ${ctx.bind.ports.prometheus}`,
       // In a container, clients come through the published port from the bridge, not from loopback.
       ...(inContainer ? ['loopback_users.guest = false'] : []),
       // Logs go to stdout, which is the component's log file, so `poc logs rabbitmq` shows them.
@@ -326,7 +337,7 @@ async function writeRabbitmqConfig(ctx: ComponentContext): Promise<void> {
       '',
     ].join('\n'),
   )
-  await writeFile(path.join(ctx.dataDir, 'enabled_plugins'), '[rabbitmq_management].\n')
+  await writeFile(path.join(ctx.dataDir, 'enabled_plugins'), `[${rabbitmqPlugins.join(',')}].\n`)
 }
 
 function amqpUrl(ctx: ComponentContext): string {
@@ -420,21 +431,26 @@ const redis: ComponentSpec = {
 
 const prometheus: ComponentSpec = {
   name: 'prometheus',
-  summary: 'Prometheus scraping every service /metrics',
+  summary: 'Prometheus scraping the services, RabbitMQ and itself',
   kind: 'infrastructure',
   group: 'observability',
   ports: [{name: 'http', port: 9090}],
-  dependsOn: [],
+  // What it scrapes (prometheus-config.ts): started last, it is ready once it has scraped them all.
+  dependsOn: ['rabbitmq', 'pm', 'fi', 'sales', 'credit', 'contract', 'invoice-worker', 'gateway'],
   startTimeoutMs: defaultStartTimeoutMs,
   stopGraceMs: defaultStopGraceMs,
-  readiness: (ctx) => http(`http://${ctx.host}:${ctx.ports.http}/-/ready`),
+  readiness: (ctx) =>
+    allOf(
+      http(`http://${ctx.host}:${ctx.ports.http}/-/ready`),
+      http(`http://${ctx.host}:${ctx.ports.http}/api/v1/targets?state=active`, {body: targetsNotUp}),
+    ),
   urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
   container: {
     image: 'docker.io/prom/prometheus:latest',
     localImage: 'prometheus',
     prepare: async (ctx) => {
       await mkdir(ctx.dataDir, {recursive: true})
-      await writeFile(path.join(ctx.dataDir, 'prometheus.yml'), prometheusConfig(ctx))
+      await writePrometheusFiles(ctx.dataDir, scrapeTargets(catalog, ctx.reach))
     },
     cmd: (ctx) => [
       '--config.file=/etc/prometheus/prometheus.yml',
@@ -447,6 +463,7 @@ const prometheus: ComponentSpec = {
         target: '/etc/prometheus/prometheus.yml',
         readOnly: true,
       },
+      {source: path.join(ctx.dataDir, 'rules'), target: '/etc/prometheus/rules', readOnly: true},
     ],
     data: [{dir: 'tsdb', target: '/prometheus'}],
     reachesServices: true,
@@ -467,7 +484,7 @@ const prometheus: ComponentSpec = {
     ],
     prepare: async (ctx) => {
       await mkdir(path.join(ctx.dataDir, 'tsdb'), {recursive: true})
-      await writeFile(path.join(ctx.dataDir, 'prometheus.yml'), prometheusConfig(ctx))
+      await writePrometheusFiles(ctx.dataDir, scrapeTargets(catalog, ctx.reach))
     },
     processes: (ctx, bin) => [
       {
@@ -483,16 +500,6 @@ const prometheus: ComponentSpec = {
       },
     ],
   },
-}
-
-/** Scrape targets come from the catalog, so a port offset or a new service never needs a hand edit. */
-function prometheusConfig(ctx: ComponentContext): string {
-  const jobs = catalog
-    .filter((c) => c.kind === 'service')
-    .map((c) => {
-      return `  - job_name: ${c.name}\n    static_configs:\n      - targets: ['${ctx.reach(c.name, 'http')}']`
-    })
-  return `global:\n  scrape_interval: 5s\nscrape_configs:\n${jobs.join('\n')}\n`
 }
 
 function containerOnly(
@@ -525,6 +532,14 @@ function containerOnly(
           } as const,
         }
       : {}),
+  }
+}
+
+/** Where Grafana and Promtail reach Prometheus and Loki from where they run. */
+function observabilityAddresses(ctx: ComponentContext): ObservabilityAddresses {
+  return {
+    prometheusUrl: `http://${ctx.reach('prometheus', 'http')}`,
+    lokiUrl: `http://${ctx.reach('loki', 'http')}`,
   }
 }
 
@@ -656,7 +671,17 @@ export const catalog: readonly ComponentSpec[] = [
     'grafana',
     'Grafana dashboards',
     [{name: 'http', port: 3000}],
-    {image: 'docker.io/grafana/grafana:latest'},
+    {
+      image: 'docker.io/grafana/grafana:latest',
+      reachesServices: true,
+      binds: (ctx) => grafanaFiles(observabilityAddresses(ctx)).mounts,
+      env: (ctx) => ({
+        ...grafanaFiles(observabilityAddresses(ctx)).env,
+        // On the host's network (next to a host-network Prometheus) it must listen on its own port.
+        GF_SERVER_HTTP_ADDR: ctx.bind.host,
+        GF_SERVER_HTTP_PORT: String(ctx.bind.ports.http),
+      }),
+    },
     '/api/health',
     ['prometheus', 'loki'],
   ),
@@ -664,14 +689,35 @@ export const catalog: readonly ComponentSpec[] = [
     'loki',
     'Loki log store',
     [{name: 'http', port: 3100}],
-    {image: 'docker.io/grafana/loki:latest'},
+    {
+      image: 'docker.io/grafana/loki:latest',
+      reachesServices: true,
+      binds: () => lokiFiles().mounts,
+      cmd: (ctx) => [
+        '-config.file=/etc/loki/local-config.yaml',
+        `-server.http-listen-address=${ctx.bind.host}`,
+        `-server.http-listen-port=${ctx.bind.ports.http}`,
+        // A fixed gRPC port would collide between two stacks on the host's network.
+        '-server.grpc-listen-port=0',
+      ],
+    },
     '/ready',
   ),
   containerOnly(
     'promtail',
     'Promtail shipping logs to Loki',
     [{name: 'http', port: 9080}],
-    {image: 'docker.io/grafana/promtail:latest'},
+    {
+      image: 'docker.io/grafana/promtail:latest',
+      reachesServices: true,
+      binds: (ctx) => promtailFiles(ctx.home, observabilityAddresses(ctx)).mounts,
+      env: (ctx) => promtailFiles(ctx.home, observabilityAddresses(ctx)).env,
+      cmd: (ctx) => [
+        ...(promtailFiles(ctx.home, observabilityAddresses(ctx)).command ?? []),
+        `-server.http-listen-address=${ctx.bind.host}`,
+        `-server.http-listen-port=${ctx.bind.ports.http}`,
+      ],
+    },
     '/ready',
     ['loki'],
   ),

@@ -53,10 +53,19 @@ export interface ComposeService {
   /** A null value passes the variable through from the shell running compose, when set there. */
   environment?: Record<string, string | null>
   ports?: string[]
-  volumes?: string[]
+  /** Short syntax, or the long one for a part of $POC_HOME (compose's `volume.subpath`, compose 2.23+). */
+  volumes?: Array<string | ComposeVolumeMount>
   depends_on?: Record<string, {condition: 'service_healthy'}>
   healthcheck: ComposeHealthcheck
   stop_grace_period: string
+}
+
+export interface ComposeVolumeMount {
+  type: 'volume'
+  source: string
+  target: string
+  read_only?: boolean
+  volume: {subpath: string}
 }
 
 export interface ComposeDocument {
@@ -144,27 +153,6 @@ function healthcheck(spec: ComponentSpec, ctx: ComponentContext): ComposeHealthc
   }
 }
 
-/**
- * Mounts the catalog does not have yet: Grafana's provisioning and dashboards from fixtures/.
- * A catalog bind to the same target replaces the one here.
- */
-const composeOnlyBinds: Partial<
-  Record<ComponentName, Array<{source: string; target: string; readOnly: boolean}>>
-> = {
-  grafana: [
-    {
-      source: path.join(packageRoot, 'fixtures', 'grafana', 'provisioning'),
-      target: '/etc/grafana/provisioning',
-      readOnly: true,
-    },
-    {
-      source: path.join(packageRoot, 'fixtures', 'grafana', 'dashboards'),
-      target: '/var/lib/grafana/dashboards',
-      readOnly: true,
-    },
-  ],
-}
-
 function isInside(parent: string, child: string): boolean {
   const relative = path.relative(parent, child)
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative)
@@ -206,17 +194,24 @@ function composeService(
   generated: GeneratedMount[],
 ): ComposeService {
   const ctx = componentContext(spec.name, composeHome, 0, everyComponentOnTheNetwork)
-  const mounts: string[] = []
+  const mounts: Array<string | ComposeVolumeMount> = []
   const catalogBinds = recipe.binds?.(ctx) ?? []
-  const binds = [
-    ...catalogBinds,
-    ...(composeOnlyBinds[spec.name] ?? []).filter((b) => !catalogBinds.some((c) => c.target === b.target)),
-  ]
+  const binds = [...catalogBinds]
   for (const bind of binds) {
     const mode = bind.readOnly ? ':ro' : ''
     if (bind.source === ctx.home.root) {
       volumes.add(homeVolume)
       mounts.push(`${homeVolume}:${bind.target}${mode}`)
+    } else if (isInside(ctx.home.root, bind.source) && !isInside(ctx.dataDir, bind.source)) {
+      // Promtail reads $POC_HOME/logs: that directory of the volume every service writes to.
+      volumes.add(homeVolume)
+      mounts.push({
+        type: 'volume',
+        source: homeVolume,
+        target: bind.target,
+        ...(bind.readOnly ? {read_only: true} : {}),
+        volume: {subpath: path.relative(ctx.home.root, bind.source).split(path.sep).join('/')},
+      })
     } else if (isInside(ctx.dataDir, bind.source)) {
       const dataPath = path.relative(ctx.dataDir, bind.source)
       const composePath = path.posix.join(spec.name, ...dataPath.split(path.sep))

@@ -11,6 +11,7 @@ const offset = testPortOffsets.lifecycle
 const ports = {
   amqp: 5672 + offset,
   management: 15672 + offset,
+  prometheus: 15692 + offset,
   epmd: 14369 + offset,
   dist: 25672 + offset,
   redis: 6379 + offset,
@@ -50,7 +51,11 @@ describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout:
         ['redis', 'healthy', 'started'],
       ],
     )
-    assert.deepEqual(up.components[0]?.ports, {amqp: ports.amqp, management: ports.management})
+    assert.deepEqual(up.components[0]?.ports, {
+      amqp: ports.amqp,
+      management: ports.management,
+      prometheus: ports.prometheus,
+    })
     assert.equal(up.portOffset, offset)
   })
 

@@ -17,7 +17,7 @@ import {testPortOffsets} from '../helpers.js'
 describe('component catalog', () => {
   it('declares every component of SPEC §2.2 with its default ports', () => {
     const expected: Record<string, number[]> = {
-      rabbitmq: [5672, 15672],
+      rabbitmq: [5672, 15672, 15692],
       redis: [6379],
       minio: [9000, 9001],
       prometheus: [9090],
@@ -68,13 +68,28 @@ describe('component catalog', () => {
     assert.ok(selectComponents({with: ['observability']}).includes('prometheus'))
     assert.deepEqual(selectComponents({only: ['pm']}), ['rabbitmq', 'redis', 'pm'])
     assert.deepEqual(selectComponents({only: ['redis']}), ['redis'])
-    assert.deepEqual(selectComponents({only: ['grafana']}), ['prometheus', 'grafana', 'loki'])
+    // Grafana needs Prometheus, which needs what it scrapes.
+    assert.deepEqual(selectComponents({only: ['grafana']}), [
+      'rabbitmq',
+      'redis',
+      'prometheus',
+      'grafana',
+      'loki',
+      'pm',
+      'fi',
+      'sales',
+      'credit',
+      'contract',
+      'invoice-worker',
+      'gateway',
+    ])
   })
 
   it('shifts every port by the offset and keeps the largest offset within 65535', () => {
     assert.deepEqual(resolvePorts(getComponent('rabbitmq'), 1000), {
       amqp: 6672,
       management: 16672,
+      prometheus: 16692,
       epmd: 15369,
       dist: 26672,
     })

@@ -113,16 +113,18 @@ function disagreements(document: ComposeDocument, components: readonly Component
     ) {
       found.push(`${spec.name}: the healthcheck does not ask its own /health`)
     }
-    const volumes = service.volumes ?? []
+    // Short syntax `source:target[:ro]`, or the long one compose uses for a part of a volume.
+    const volumes = (service.volumes ?? []).map((v) =>
+      typeof v === 'string' ? {source: v.split(':')[0], target: v.split(':')[1]} : v,
+    )
     for (const data of recipe.data ?? []) {
-      const mount = volumes.find((v) => v.endsWith(`:${data.target}`))
-      const volume = mount?.split(':')[0]
+      const volume = volumes.find((v) => v.target === data.target)?.source
       if (!volume || !(volume in (document.volumes ?? {}))) {
         found.push(`${spec.name}: ${data.target} is not on a named volume`)
       }
     }
     for (const bind of recipe.binds?.(ctx) ?? []) {
-      if (!volumes.some((v) => v.split(':')[1] === bind.target))
+      if (!volumes.some((v) => v.target === bind.target))
         found.push(`${spec.name}: ${bind.target} is not mounted`)
     }
   }
@@ -205,9 +207,9 @@ describe('compose/', () => {
     assert.ok(rabbitmq!.volumes!.includes('./rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins:ro'))
     assert.ok(prometheus!.volumes!.includes('./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro'))
     assert.ok(grafana!.volumes!.includes('../fixtures/grafana/provisioning:/etc/grafana/provisioning:ro'))
-    assert.ok(grafana!.volumes!.includes('../fixtures/grafana/dashboards:/var/lib/grafana/dashboards:ro'))
+    assert.ok(grafana!.volumes!.includes('../fixtures/grafana/dashboards:/var/lib/grafana/dashboards/poc:ro'))
     const prometheusYml = await readFile(path.join(composeDir, 'prometheus', 'prometheus.yml'), 'utf8')
-    assert.match(prometheusYml, /targets: \['pm:3001'\]/)
+    assert.match(prometheusYml, /job_name: pm\n\s+static_configs:\n\s+- targets:\n\s+- pm:3001\n/)
   })
 
   it('refuses a container without a healthcheck, or a bind it cannot place, naming what to do', () => {

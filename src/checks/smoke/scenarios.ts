@@ -13,6 +13,8 @@ import {issueDevToken} from '../../stack/secrets.js'
 import {waitForReady} from '../../stack/readiness.js'
 import {down, up} from '../../stack/stack.js'
 import {readEventStream} from '../event-stream.js'
+import {grafanaCheck} from '../grafana/check.js'
+import {targetsNotScrapedSince} from '../grafana/prometheus.js'
 import {Probe} from './probe.js'
 import {notRunnableReason, type SmokeTarget} from './target.js'
 import {type Scenario, type ScenarioContext, ScenarioFailure, check} from './types.js'
@@ -440,9 +442,44 @@ export const scenarios: Scenario[] = [
   {
     id: 'grafana',
     number: 13,
-    title: 'Grafana dashboards match their manifest',
-    timeoutMs: 30_000,
-    skipReason: () => 'not available yet: the Grafana manifest check lands with poc grafana check',
+    title: 'Grafana dashboards match their manifest; with Prometheus, every metrics panel has data',
+    timeoutMs: 60_000,
+    run: async ({target, probe, signal}) => {
+      const withPrometheus = target.running.has('prometheus')
+      const withGrafana = target.running.has('grafana')
+      if (withPrometheus) {
+        // This run's traffic must be in Prometheus before its panels are judged on it.
+        const began = Date.now()
+        await probe.until('every Prometheus target scraped after this run', async () => {
+          const waiting = await targetsNotScrapedSince(target.url('prometheus'), began, signal)
+          return waiting.length === 0 ? true : pending(`waiting for ${waiting.join(', ')}`)
+        })
+      }
+      const result = await grafanaCheck({
+        home: target.home,
+        offline: !withPrometheus,
+        live: withGrafana,
+        signal,
+      })
+      for (const c of result.checks) probe.note(`${c.phase}: ${c.title}: ${c.status} (${c.checked} checked)`)
+      for (const line of result.notVerified) probe.note(`not verified: ${line}`)
+      const unreachable = [result.prometheus, result.grafana].find((s) => s && !s.reachable)
+      check(!unreachable, `${unreachable?.url}: ${unreachable?.error}`)
+      const failures = result.checks.flatMap((c) => c.failures.map((f) => `${f.subject}: ${f.message}`))
+      check(
+        failures.length === 0,
+        `${failures.length} problem(s): ${failures.slice(0, 3).join('; ')}${failures.length > 3 ? '; …' : ''}`,
+      )
+      const {dashboards, queriedLive, withLiveData} = result.counts
+      const parts = [`${dashboards} dashboards consistent offline`]
+      if (withPrometheus)
+        parts.push(`${withLiveData} of ${queriedLive} metrics panels with data in Prometheus`)
+      if (withGrafana) parts.push('all in Grafana, alert rule not firing')
+      return {
+        summary: parts.join('; '),
+        metrics: {panelsQueriedLive: queriedLive, panelsWithLiveData: withLiveData},
+      }
+    },
   },
   {
     id: 'minio-ui',

@@ -4,9 +4,9 @@ import {baseConfig, parseConfig} from '../shared/config.js'
 import {createRedis, Idempotency} from '../shared/idempotency.js'
 import {parseInput} from '../shared/input.js'
 import {createLogger} from '../shared/logger.js'
-import {counter} from '../shared/metrics.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {creditHandler, publishDecision} from './decide.js'
+import {creditMetrics} from './metrics.js'
 
 const creditConfig = baseConfig.extend({
   CREDIT_LIMIT: z.coerce.number().nonnegative().default(1_000_000),
@@ -27,10 +27,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     health: () => ({ok: redis.status === 'ready', redis: redis.status, creditLimit: config.CREDIT_LIMIT}),
   })
   const {bus, app, registry} = base
-  const decisions = counter(registry, 'poc_credit_decisions_total', 'Credit decisions', [
-    'decision',
-    'source',
-  ])
+  const {decisions} = creditMetrics(registry)
   const publish = bus.publish.bind(bus)
 
   app.post('/credit/override', async (request) => {

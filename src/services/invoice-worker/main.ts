@@ -4,8 +4,9 @@ import {shardQueue} from '../shared/bus.js'
 import {baseConfig, parseConfig} from '../shared/config.js'
 import {createRedis, Idempotency} from '../shared/idempotency.js'
 import {createLogger} from '../shared/logger.js'
-import {counter, createRegistry, histogram} from '../shared/metrics.js'
+import {createRegistry} from '../shared/metrics.js'
 import {startServiceBase} from '../shared/service-base.js'
+import {invoiceWorkerMetrics} from './metrics.js'
 import {invoiceHandler} from './worker.js'
 
 const workerConfig = baseConfig.extend({
@@ -19,12 +20,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   const logger = createLogger('invoice-worker')
   const redis = createRedis(config.REDIS_URL, logger)
   const registry = createRegistry('invoice-worker')
-  const latency = histogram(registry, 'poc_invoice_latency_seconds', 'Approval to invoice generated', {
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-  })
-  const outcomes = counter(registry, 'poc_invoice_messages_total', 'Approvals handled by outcome', [
-    'outcome',
-  ])
+  const {latency, outcomes} = invoiceWorkerMetrics(registry)
   const base = await startServiceBase('invoice-worker', config, {
     logger,
     registry,

@@ -46,7 +46,8 @@ export function invoiceIdFor(timesheetId: string, idempotencyKey: string): strin
   return `INV-${digest.slice(0, 16).toUpperCase()}`
 }
 
-export type WorkerOutcome = 'generated' | 'skipped' | 'dead'
+export const workerOutcomes = ['generated', 'skipped', 'dead'] as const
+export type WorkerOutcome = (typeof workerOutcomes)[number]
 
 export interface WorkerDeps {
   idempotency: {seen(key: string): Promise<boolean>; remember(key: string): Promise<void>}

@@ -10,7 +10,7 @@ import {
 import type {Registry} from 'prom-client'
 import {ZodError} from 'zod'
 import type {Logger} from './logger.js'
-import {counter, histogram} from './metrics.js'
+import {httpMetrics} from './metrics.js'
 
 /** Thrown by route handlers for an expected failure; becomes `{error: code, message, ...details}` with `status`. */
 export class HttpError extends Error {
@@ -86,15 +86,7 @@ export function createHttpServer({
   // Our services speak JSON only, so a text/plain body is refused (415) rather than handed over as a string.
   app.removeContentTypeParser('text/plain')
 
-  const requests = counter(registry, 'poc_http_requests_total', 'HTTP requests answered', [
-    'method',
-    'route',
-    'status',
-  ])
-  const durations = histogram(registry, 'poc_http_request_duration_seconds', 'HTTP request duration', {
-    labelNames: ['method', 'route'],
-    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-  })
+  const {requests, durations} = httpMetrics(registry)
 
   app.addHook('onResponse', async (request, reply) => {
     const ms = Math.round(reply.elapsedTime * 1000) / 1000

@@ -1,4 +1,5 @@
-import {Counter, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
+import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
+import type {BusStatus} from './bus.js'
 
 /**
  * One registry per service rather than prom-client's global one, so that tests (and anything
@@ -34,4 +35,42 @@ export function histogram<L extends string = never>(
   {labelNames = [], buckets}: HistogramOptions<L> = {},
 ): Histogram<L> {
   return new Histogram({name, help, labelNames, registers: [registry], ...(buckets ? {buckets} : {})})
+}
+
+/** What every service's HTTP server records per answer (labels: the route pattern, never the URL). */
+export function httpMetrics(registry: Registry) {
+  return {
+    requests: counter(registry, 'poc_http_requests_total', 'HTTP requests answered', [
+      'method',
+      'route',
+      'status',
+    ]),
+    durations: histogram(registry, 'poc_http_request_duration_seconds', 'HTTP request duration', {
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    }),
+  }
+}
+
+/**
+ * The bus as Prometheus sees it, read at scrape time: an outbox that only grows means events
+ * accepted and not reaching RabbitMQ (the SLO rule PocOutboxBacklogGrowing watches it).
+ */
+export function busMetrics(registry: Registry, status: () => BusStatus): void {
+  new Gauge({
+    name: 'poc_bus_outbox_depth',
+    help: 'events accepted into the outbox and not yet confirmed by RabbitMQ',
+    registers: [registry],
+    collect() {
+      this.set(status().outboxDepth)
+    },
+  })
+  new Gauge({
+    name: 'poc_bus_connected',
+    help: '1 while the bus holds a confirmed publisher channel to RabbitMQ',
+    registers: [registry],
+    collect() {
+      this.set(status().connected ? 1 : 0)
+    },
+  })
 }

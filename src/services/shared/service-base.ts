@@ -5,7 +5,7 @@ import {Bus} from './bus.js'
 import type {BaseConfig} from './config.js'
 import {close, createHttpServer, type HealthReport, type HttpServer, listen} from './http.js'
 import {createLogger, type Logger} from './logger.js'
-import {createRegistry} from './metrics.js'
+import {busMetrics, createRegistry} from './metrics.js'
 
 export interface ServiceBase {
   logger: Logger
@@ -47,6 +47,7 @@ export async function startServiceBase(
   })
   await bus.start()
   const registry = options.registry ?? createRegistry(service)
+  busMetrics(registry, () => bus.status())
   const app = createHttpServer({
     service,
     logger,
