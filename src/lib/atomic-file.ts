@@ -24,10 +24,15 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
     await unlink(temp).catch(() => undefined)
     throw error
   }
-  const dir = await open(path.dirname(file), 'r')
+  await syncPath(path.dirname(file))
+}
+
+/** fsync a file or a directory: after a rename or a link, the directory's, so the new name survives a crash. */
+export async function syncPath(file: string): Promise<void> {
+  const handle = await open(file, 'r')
   try {
-    await dir.sync()
+    await handle.sync()
   } finally {
-    await dir.close()
+    await handle.close()
   }
 }

@@ -4,6 +4,7 @@ import path from 'node:path'
 import {signJwt} from '../services/gateway/jwt.js'
 import {PocError, errorMessage, usageError} from './errors.js'
 import type {PocHome} from './home.js'
+import {syncPath} from '../lib/atomic-file.js'
 
 /** The dev secrets of the order gateway: `JWT_HS256_SECRET` and `AUDIT_HMAC_KEY` (SPEC §4.5). */
 export interface GatewaySecrets {
@@ -120,20 +121,10 @@ async function ensureSecret(file: string): Promise<string> {
   } finally {
     await unlink(temp).catch(() => undefined)
   }
-  await syncDir(path.dirname(file))
+  await syncPath(path.dirname(file))
   const secret = await readSecret(file)
   if (secret === undefined) throw new PocError(`the secret ${file} vanished while it was being created`)
   return secret
-}
-
-// Without it a power loss could take the new name away, and tokens already handed out with it.
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 async function readSecret(file: string): Promise<string | undefined> {

@@ -176,6 +176,25 @@ describe('the podman runtime', {skip, timeout: 1_200_000}, () => {
     }
   })
 
+  it('auto picks podman where no docker engine answers, and a running stack keeps its runtime', async () => {
+    const other = makeHome('podman-auto')
+    try {
+      const env = {POC_RUNTIME: 'auto', DOCKER_HOST: ''}
+      const args = ['up', '--only', 'redis', '--port-offset', String(testPortOffsets.podmanPort), '--json']
+      const run = await runPoc(other, args, env)
+      assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+      assert.equal(parseJson<UpResult>(run).runtime, 'podman')
+      // Asked for native while it runs under podman: refused, never moved.
+      const native = await runPoc(other, ['up', '--only', 'redis', '--runtime', 'native'])
+      assert.equal(native.exitCode, 3)
+      assert.match(native.stderr, /runs under the podman runtime, not native/)
+      const again = await runPoc(other, ['up', '--only', 'redis', '--json'], env)
+      assert.equal(parseJson<UpResult>(again).components[0]?.action, 'unchanged')
+    } finally {
+      await cleanup(other)
+    }
+  })
+
   it('--runtime docker drives whatever engine DOCKER_HOST names, through the same API', async () => {
     // No docker daemon runs here; podman's service speaks the same Docker Engine API.
     const other = makeHome('podman-dockerhost')

@@ -3,6 +3,7 @@ import {mkdir, open, type FileHandle} from 'node:fs/promises'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {z} from 'zod'
+import {syncPath} from '../../lib/atomic-file.js'
 
 /*
  * The order gateway's write-ahead log: every accepted order and cancel request, one JSON line
@@ -204,7 +205,7 @@ export class Wal {
     const handle = await open(file, 'a+')
     try {
       // fdatasync covers the file's content, not its name: a new file needs its directory synced.
-      await syncDirectory(path.dirname(file))
+      await syncPath(path.dirname(file))
       const {records, keepBytes, sizeBytes, dropped} = await replay(handle)
       if (keepBytes < sizeBytes) {
         await handle.truncate(keepBytes)
@@ -512,15 +513,6 @@ export class Wal {
       .digest('hex')
     if (hash !== record.hash) return 'hash mismatch: the line is not what was written'
     return record
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
   }
 }
 

@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
-import {chmod, copyFile, mkdir, open, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
+import {chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
-import {writeFileAtomic} from '../../lib/atomic-file.js'
+import {syncPath, writeFileAtomic} from '../../lib/atomic-file.js'
 import {ExitCode, PocError} from '../errors.js'
 import {type DebianSources, hostDebianSources, renderSourcesList} from './apt-sources.js'
 import {type ImageCache, freshWorkDir, withCacheLock} from './cache.js'
@@ -191,16 +191,6 @@ async function trim(rootfs: string, options: BuildOptions): Promise<void> {
   await writeFile(under('etc/resolv.conf'), '')
   await rm(under('var/log/apt'), {recursive: true, force: true})
   await rm(under('var/log/dpkg.log'), {force: true})
-}
-
-/** fsync a file or a directory (so a rename into it survives a crash). */
-async function syncPath(file: string): Promise<void> {
-  const handle = await open(file, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 export async function fileSize(file: string): Promise<number | undefined> {

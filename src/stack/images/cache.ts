@@ -1,8 +1,8 @@
-import {mkdir, mkdtemp, open, readFile, readdir, rm, stat, unlink} from 'node:fs/promises'
+import {mkdir, mkdtemp, readdir, rm} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {isRunning, readStat} from '../proc.js'
+import {liveLockHolder, releaseLock, tryLock} from '../lock.js'
 import {interruptedError} from './host-command.js'
 
 /**
@@ -41,15 +41,7 @@ export function resolveImageCache(env: NodeJS.ProcessEnv = process.env): ImageCa
   return imageCacheAt(path.join(base as string, 'poc'))
 }
 
-interface LockHolder {
-  pid: number
-  startTicks: number
-  what: string
-}
-
 const pollMs = 500
-/** A lock file too young to hold its JSON yet is being written by its creator, not abandoned. */
-const writingGraceMs = 5000
 
 /**
  * One build of a cache entry at a time across processes: a second `poc` waits for the first
@@ -64,60 +56,23 @@ export async function withCacheLock<T>(
 ): Promise<T> {
   await mkdir(cache.locksDir, {recursive: true})
   const file = path.join(cache.locksDir, `${name}.lock`)
-  const me: LockHolder = {
-    pid: process.pid,
-    startTicks: readStat(process.pid)?.startTicks ?? 0,
-    what: options.what,
-  }
   let told = false
   for (;;) {
     if (options.signal?.aborted) throw interruptedError(`waiting for the lock on ${name}`)
+    const outcome = await tryLock(file, options.what)
+    if (outcome === 'taken') break
+    if (!told && outcome !== 'writing') options.onWait?.(outcome.pid)
+    told = true
     try {
-      const handle = await open(file, 'wx')
-      try {
-        await handle.writeFile(JSON.stringify(me))
-      } finally {
-        await handle.close()
-      }
-      break
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      await sleep(pollMs, undefined, {signal: options.signal})
+    } catch {
+      throw interruptedError(`waiting for the lock on ${name}`)
     }
-    const holder = await readHolder(file)
-    if (holder === 'writing' || (holder && isRunning(holder.pid, holder.startTicks))) {
-      if (!told && holder !== 'writing') options.onWait?.(holder.pid)
-      told = true
-      try {
-        await sleep(pollMs, undefined, {signal: options.signal})
-      } catch {
-        throw interruptedError(`waiting for the lock on ${name}`)
-      }
-      continue
-    }
-    await unlink(file).catch(() => undefined)
   }
   try {
     return await work()
   } finally {
-    await unlink(file).catch(() => undefined)
-  }
-}
-
-async function readHolder(file: string): Promise<LockHolder | 'writing' | undefined> {
-  try {
-    const value = JSON.parse(await readFile(file, 'utf8')) as Partial<LockHolder>
-    if (typeof value.pid !== 'number') return undefined
-    return {
-      pid: value.pid,
-      startTicks: typeof value.startTicks === 'number' ? value.startTicks : 0,
-      what: typeof value.what === 'string' ? value.what : 'build',
-    }
-  } catch {
-    const age = await stat(file).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => Infinity,
-    )
-    return age < writingGraceMs ? 'writing' : undefined
+    await releaseLock(file)
   }
 }
 
@@ -128,9 +83,9 @@ export async function liveLockHolders(
   const names = await readdir(cache.locksDir).catch(() => [] as string[])
   const holders: Array<{name: string; pid: number; what: string}> = []
   for (const entry of names.filter((n) => n.endsWith('.lock'))) {
-    const holder = await readHolder(path.join(cache.locksDir, entry))
-    if (holder && holder !== 'writing' && isRunning(holder.pid, holder.startTicks))
-      holders.push({name: entry.slice(0, -'.lock'.length), pid: holder.pid, what: holder.what})
+    const holder = await liveLockHolder(path.join(cache.locksDir, entry))
+    if (holder && holder !== 'writing')
+      holders.push({name: entry.slice(0, -'.lock'.length), pid: holder.pid, what: holder.action})
   }
   return holders
 }
