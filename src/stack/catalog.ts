@@ -5,7 +5,7 @@ import {gatewayConfig} from '../services/gateway/config.js'
 import type {PocHome} from './home.js'
 import {Redis} from 'ioredis'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
-import {ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
+import {ensureAdminToken, ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
 
 /**
  * The component catalog: the single source of truth for names, ports, dependencies,
@@ -590,6 +590,11 @@ interface ServiceOptions {
 }
 
 function service(name: ComponentName, summary: string, port: number, options: ServiceOptions): ComponentSpec {
+  // Every service's admin routes refuse all requests without the token, so it exists before any starts.
+  const prepare = async (ctx: ComponentContext): Promise<void> => {
+    await ensureAdminToken(ctx.home)
+    await options.prepare?.(ctx)
+  }
   return {
     name,
     summary,
@@ -611,19 +616,17 @@ function service(name: ComponentName, summary: string, port: number, options: Se
       cmd: () => [name],
       prepare: async (ctx) => {
         await mkdir(ctx.dataDir, {recursive: true})
-        await options.prepare?.(ctx)
+        await prepare(ctx)
       },
       binds: (ctx) => [{source: ctx.home.root, target: ctx.home.root}],
     },
-    native: options.prepare
-      ? {
-          ...nodeService,
-          prepare: async (ctx) => {
-            await nodeService.prepare?.(ctx)
-            await options.prepare?.(ctx)
-          },
-        }
-      : nodeService,
+    native: {
+      ...nodeService,
+      prepare: async (ctx) => {
+        await nodeService.prepare?.(ctx)
+        await prepare(ctx)
+      },
+    },
   }
 }
 

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {pino} from 'pino'
 import {z} from 'zod'
-import {HttpError, close, createHttpServer, listen, type HttpServer} from '../../src/services/shared/http.js'
+import {
+  HttpError,
+  assertAdmin,
+  close,
+  createHttpServer,
+  listen,
+  type HttpServer,
+} from '../../src/services/shared/http.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 
 interface LogLine {
@@ -335,4 +342,94 @@ describe('listen and close', () => {
     await close(app, 100)
     assert.equal(await hanging, 'cut')
   })
+})
+
+describe('assertAdmin', () => {
+  const adminApp = (token: string | undefined) => {
+    const app = createHttpServer({
+      service: 'http-test',
+      logger: pino({level: 'silent'}),
+      registry: createRegistry('http-test'),
+    })
+    app.post('/admin/reset', async (request) => {
+      assertAdmin(request, token)
+      return {ok: true}
+    })
+    return app
+  }
+  const cases: Array<{
+    name: string
+    token: string | undefined
+    headers: Record<string, string>
+    status: number
+    error?: string
+  }> = [
+    {
+      name: 'no token configured, none sent',
+      token: undefined,
+      headers: {},
+      status: 401,
+      error: 'unauthorized',
+    },
+    {
+      name: 'no token configured, one sent',
+      token: undefined,
+      headers: {authorization: 'Bearer anything'},
+      status: 401,
+      error: 'unauthorized',
+    },
+    {name: 'token configured, none sent', token: 't0k3n', headers: {}, status: 401, error: 'unauthorized'},
+    {
+      name: 'wrong token',
+      token: 't0k3n',
+      headers: {authorization: 'Bearer t0k3m'},
+      status: 401,
+      error: 'unauthorized',
+    },
+    {
+      name: 'token without Bearer',
+      token: 't0k3n',
+      headers: {authorization: 't0k3n'},
+      status: 401,
+      error: 'unauthorized',
+    },
+    {
+      name: 'right token from a browser page',
+      token: 't0k3n',
+      headers: {authorization: 'Bearer t0k3n', origin: 'https://evil.example'},
+      status: 403,
+      error: 'forbidden',
+    },
+    {
+      name: 'right token with Origin: null',
+      token: 't0k3n',
+      headers: {authorization: 'Bearer t0k3n', origin: 'null'},
+      status: 403,
+      error: 'forbidden',
+    },
+    {
+      name: 'right token with Sec-Fetch-Site',
+      token: 't0k3n',
+      headers: {authorization: 'Bearer t0k3n', 'sec-fetch-site': 'cross-site'},
+      status: 403,
+      error: 'forbidden',
+    },
+    {name: 'right token', token: 't0k3n', headers: {authorization: 'Bearer t0k3n'}, status: 200},
+  ]
+  for (const c of cases) {
+    it(`${c.name} → ${c.status}`, async () => {
+      const app = adminApp(c.token)
+      try {
+        const response = await app.inject({method: 'POST', url: '/admin/reset', headers: c.headers})
+        assert.equal(response.statusCode, c.status, response.body)
+        const body = response.json() as {error?: string; message?: string}
+        if (c.error) {
+          assert.equal(body.error, c.error)
+          assert.equal(typeof body.message, 'string')
+        } else assert.deepEqual(body, {ok: true})
+      } finally {
+        await app.close()
+      }
+    })
+  }
 })

@@ -1,3 +1,4 @@
+import {timingSafeEqual} from 'node:crypto'
 import {STATUS_CODES} from 'node:http'
 import type {Socket} from 'node:net'
 import {
@@ -252,14 +253,38 @@ export async function close(app: HttpServer, graceMs = 10_000): Promise<void> {
 const loopbackAddresses = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
 
 /**
- * Admin endpoints (reset, rebuild) answer on localhost only, and need the bearer token from
- * `$POC_HOME/secrets/admin-token` when one is configured (SPEC §7).
+ * Admin endpoints (reset, rebuild) answer on localhost only, to the bearer token from
+ * `$POC_HOME/secrets/admin-token` (SPEC §7), and never to a browser. Without a configured token
+ * they refuse everything: an admin route open by default is one a port scan can empty.
  */
 export function assertAdmin(request: FastifyRequest, token: string | undefined): void {
   if (!loopbackAddresses.has(request.socket.remoteAddress ?? '')) {
     throw new HttpError(403, 'forbidden', 'admin endpoints answer on localhost only')
   }
-  if (token && request.headers.authorization !== `Bearer ${token}`) {
-    throw new HttpError(401, 'unauthorized', 'admin endpoints need the token from $POC_HOME/secrets')
+  // A page in a browser can POST to localhost (no preflight for a simple request); the browser
+  // always says where it came from, our CLI never does.
+  const origin = request.headers.origin ?? request.headers['sec-fetch-site']
+  if (origin !== undefined) {
+    throw new HttpError(403, 'forbidden', 'admin endpoints refuse requests from a browser (Origin header)')
   }
+  if (token === undefined) {
+    throw new HttpError(
+      401,
+      'unauthorized',
+      'admin endpoints are closed: this service started without $POC_HOME/secrets/admin-token; poc up creates it',
+    )
+  }
+  if (!sameSecret(request.headers.authorization ?? '', `Bearer ${token}`)) {
+    throw new HttpError(
+      401,
+      'unauthorized',
+      'admin endpoints need Authorization: Bearer <the token in $POC_HOME/secrets/admin-token>',
+    )
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
 }
