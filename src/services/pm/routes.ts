@@ -138,42 +138,77 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
     return {ok: true, item}
   })
 
-  app.delete<{Params: {id: string}}>('/api/v1/timesheets/:id', async (request) => {
-    const item = await change((state) => deleteTimesheet(state, request.params.id, now()))
-    return {ok: true, item}
-  })
+  // A timesheet's transitions run one at a time: approve checks the state, publishes, then
+  // applies, and another request slipping in between (a second approve with another key, a
+  // reject) would leave an event for a transition that never happened, i.e. a second invoice.
+  const oneAtATime = serialPerKey()
+
+  app.delete<{Params: {id: string}}>('/api/v1/timesheets/:id', async (request) =>
+    oneAtATime(request.params.id, async () => {
+      const item = await change((state) => deleteTimesheet(state, request.params.id, now()))
+      return {ok: true, item}
+    }),
+  )
 
   app.post<{Params: {id: string; action: string}}>('/api/v1/timesheets/:id/:action', async (request) => {
     const {id, action} = request.params
     if (action !== 'approve') {
-      const item = await change((state) => applyTimesheetAction(state, id, action, now()))
-      return {ok: true, item}
+      return oneAtATime(id, async () => {
+        const item = await change((state) => applyTimesheetAction(state, id, action, now()))
+        return {ok: true, item}
+      })
     }
-    const {timesheet} = checkTimesheetAction(store.current as PmState, id, action)
     // One approval of one timesheet has one idempotency key, so a retried approve never bills twice.
     const key = idempotencyKeyOf(request) ?? `timesheet-approved:${id}`
-    const published = await approve(id, key, {
-      timesheetId: id,
-      projectCode: timesheet.projectCode,
-      hours: timesheet.hours,
-      userName: timesheet.userName,
+    return oneAtATime(id, async () => {
+      const current = store.current.timesheets.find((t) => t.id === id)
+      if (current?.status === 'approved' && current.approvalKey === key && current.eventId) {
+        return {
+          ok: true,
+          item: current,
+          eventId: current.eventId,
+          shard: current.approvalShard,
+          idempotent: true,
+        }
+      }
+      const {timesheet} = checkTimesheetAction(store.current as PmState, id, action)
+      const published = await approve(id, key, {
+        timesheetId: id,
+        projectCode: timesheet.projectCode,
+        hours: timesheet.hours,
+        userName: timesheet.userName,
+      })
+      const item = await change((state) =>
+        applyTimesheetAction(state, id, action, now(), {
+          eventId: published.eventId,
+          approvalKey: key,
+          approvalShard: published.shard,
+        }),
+      )
+      return {ok: true, item, ...published}
     })
-    const item = await change((state) =>
-      applyTimesheetAction(state, id, action, now(), {eventId: published.eventId}),
-    )
-    return {ok: true, item, ...published}
   })
 
+  // The seed's producer sends one approval per message, also for timesheets already approved
+  // (poc produce cycles TS-001…TS-010), so this publishes every time; it moves a submitted
+  // timesheet to approved under the same lock as the API's approve, so that transition is one event.
   app.post('/timesheets/approve', async (request, reply) => {
     const body = parseInput(approveShortcut, request.body)
     const key = idempotencyKeyOf(request) ?? crypto.randomUUID()
-    const published = await approve(body.timesheetId, key, body)
-    const known = store.current.timesheets.find((t) => t.id === body.timesheetId)
-    if (known && known.status === 'submitted') {
-      await change((state) =>
-        applyTimesheetAction(state, body.timesheetId, 'approve', now(), {eventId: published.eventId}),
-      )
-    }
+    const published = await oneAtATime(body.timesheetId, async () => {
+      const result = await approve(body.timesheetId, key, body)
+      const known = store.current.timesheets.find((t) => t.id === body.timesheetId)
+      if (known?.status === 'submitted') {
+        await change((state) =>
+          applyTimesheetAction(state, body.timesheetId, 'approve', now(), {
+            eventId: result.eventId,
+            approvalKey: key,
+            approvalShard: result.shard,
+          }),
+        )
+      }
+      return result
+    })
     reply.code(202)
     return {accepted: true, ...published}
   })
@@ -261,4 +296,20 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   })
 
   return {notifyChange}
+}
+
+/** Runs the calls for one key one after another (calls for other keys are not held up). */
+function serialPerKey(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>()
+  return async (key, fn) => {
+    const previous = tails.get(key) ?? Promise.resolve()
+    const run = previous.then(fn, fn)
+    const tail = run.catch(() => undefined)
+    tails.set(key, tail)
+    try {
+      return await run
+    } finally {
+      if (tails.get(key) === tail) tails.delete(key)
+    }
+  }
 }
