@@ -433,3 +433,83 @@ describe('assertAdmin', () => {
     })
   }
 })
+
+describe('numbers and nesting', () => {
+  const app = createHttpServer({
+    service: 'http-test',
+    logger: pino({level: 'silent'}),
+    registry: createRegistry('http-test'),
+  })
+  app.get(
+    '/verify',
+    {
+      schema: {
+        querystring: {type: 'object', properties: {fromSeq: {type: 'integer', minimum: 1}}},
+      },
+    },
+    async (request) => ({ok: true, query: request.query}),
+  )
+  app.get('/n/:n', {schema: {params: {type: 'object', properties: {n: {type: 'number'}}}}}, async () => ({
+    ok: true,
+  }))
+  app.post('/echo', async (request) => ({ok: true, kind: typeof request.body}))
+  after(() => app.close())
+
+  const cases: Array<{name: string; url: string; body?: string; status: number; error?: string}> = [
+    {
+      name: 'an integer query of 1e309',
+      url: '/verify?fromSeq=1e309',
+      status: 400,
+      error: 'validation_failed',
+    },
+    {name: 'an integer query of Infinity', url: '/verify?fromSeq=Infinity', status: 400},
+    {name: 'an integer query of NaN', url: '/verify?fromSeq=NaN', status: 400},
+    {name: 'an integer query of -1e309', url: '/verify?fromSeq=-1e309', status: 400},
+    {name: 'a number param of 1e999', url: '/n/1e999', status: 400, error: 'validation_failed'},
+    {name: 'a finite integer query', url: '/verify?fromSeq=12', status: 200},
+    {
+      name: 'a body number of 1e309',
+      url: '/echo',
+      body: '{"qty":1e309}',
+      status: 400,
+      error: 'validation_failed',
+    },
+    {name: 'a nested body number of -1e400', url: '/echo', body: '{"a":[{"b":-1e400}]}', status: 400},
+    {
+      name: 'a body nested 10,000 deep',
+      url: '/echo',
+      body: `{"d":${'['.repeat(10_000)}${']'.repeat(10_000)}}`,
+      status: 400,
+      error: 'nesting_too_deep',
+    },
+    {
+      name: 'a body nested 100,000 deep',
+      url: '/echo',
+      body: `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`,
+      status: 400,
+      error: 'nesting_too_deep',
+    },
+    {name: 'a body nested 60 deep', url: '/echo', body: `${'['.repeat(60)}${']'.repeat(60)}`, status: 200},
+    {
+      name: 'a wide body of 300,000 numbers',
+      url: '/echo',
+      body: `[${Array(300_000).fill(1).join(',')}]`,
+      status: 200,
+    },
+  ]
+  for (const c of cases) {
+    it(`${c.name} → ${c.status}`, async () => {
+      const response = await app.inject({
+        method: c.body === undefined ? 'GET' : 'POST',
+        url: c.url,
+        ...(c.body === undefined ? {} : {payload: c.body, headers: {'content-type': 'application/json'}}),
+      })
+      assert.equal(response.statusCode, c.status, response.body)
+      const body = response.json() as {error?: string; message?: string}
+      if (c.status >= 400) {
+        assert.equal(typeof body.message, 'string')
+        if (c.error) assert.equal(body.error, c.error)
+      }
+    })
+  }
+})

@@ -139,7 +139,10 @@ export function registerGatewayRoutes(
       schema: {
         querystring: {
           type: 'object',
-          properties: {fromSeq: {type: 'integer', minimum: 1}, limit: {type: 'integer', minimum: 1}},
+          properties: {
+            fromSeq: {type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER},
+            limit: {type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER},
+          },
         },
       },
     },

@@ -46,6 +46,8 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     logPath: config.TELEMETRY_LOG_PATH ?? path.join(home, 'logs', 'telemetry.log'),
     maxLogBytes: config.TELEMETRY_MAX_LOG_BYTES,
     maxArchives: config.TELEMETRY_LOG_MAX_ARCHIVES,
+    onListenerError: (error) =>
+      logger.error({err: error}, 'a telemetry subscriber failed; the event is recorded'),
   })
   await telemetry.load()
 

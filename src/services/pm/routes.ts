@@ -51,7 +51,7 @@ const listQuery = z.object({
 const invoiceQuery = z.object({
   keyword: z.string().optional(),
   status: z.string().optional(),
-  page: z.coerce.number().int().min(1).default(1),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(100).default(10),
   sortBy: z.enum(['createdAt', 'invoiceId', 'timesheetId', 'status', 'amount']).default('createdAt'),
   sortDir: z.enum(['asc', 'desc']).default('desc'),
@@ -283,7 +283,7 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
     deps.telemetryHub.broadcast(
       'telemetry',
       event,
-      (client) => matches(event, client.filter),
+      (client) => matchesSafely(event, client.filter),
       String(event.id),
     ),
   )
@@ -311,5 +311,14 @@ function serialPerKey(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
     } finally {
       if (tails.get(key) === tail) tails.delete(key)
     }
+  }
+}
+
+/** A filter that cannot be evaluated on an event does not match it; it never stops the broadcast. */
+function matchesSafely(event: Parameters<typeof matches>[0], filter: Partial<TelemetryQuery>): boolean {
+  try {
+    return matches(event, filter)
+  } catch {
+    return false
   }
 }

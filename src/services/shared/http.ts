@@ -33,6 +33,8 @@ export interface HttpServerOptions {
   logger: Logger
   registry: Registry
   bodyLimitBytes?: number
+  /** Deepest nesting of arrays and objects a JSON body may have (400 `nesting_too_deep` beyond). */
+  maxJsonDepth?: number
   /** Extra fields for GET /health; `ok: false` among them turns the answer into a 503. */
   health?: () => Promise<HealthReport> | HealthReport
   /**
@@ -68,6 +70,7 @@ export function createHttpServer({
   logger,
   registry,
   bodyLimitBytes = 1024 * 1024,
+  maxJsonDepth = defaultMaxJsonDepth,
   health,
   requestLogLevel = 'info',
   serverFactory,
@@ -108,6 +111,18 @@ export function createHttpServer({
     else request.log.info(line, 'request')
   })
 
+  // Before any schema or handler sees the body: a document nested thousands deep overflows the
+  // stack of whatever recurses over it later (JSON.stringify, a validator), and JSON.parse
+  // turns 1e309 into Infinity, which passes as a number everywhere.
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== undefined) checkJsonValue(request.body, 'body', maxJsonDepth)
+  })
+  // After validation, which is where query and path strings become numbers ("1e309" → Infinity).
+  app.addHook('preHandler', async (request) => {
+    checkJsonValue(request.query, 'querystring', 2)
+    checkJsonValue(request.params, 'params', 2)
+  })
+
   app.setNotFoundHandler((request, reply) => {
     sendError(reply, {
       status: 404,
@@ -142,6 +157,47 @@ export function createHttpServer({
   })
 
   return app
+}
+
+/** Deep enough for any document our APIs take, far from what overflows a recursive walk. */
+export const defaultMaxJsonDepth = 64
+
+/**
+ * Refuses a non-finite number anywhere in `value`, or nesting deeper than `maxDepth`; walks
+ * iteratively, so the check itself cannot overflow whatever it is given.
+ */
+export function checkJsonValue(value: unknown, where: string, maxDepth: number): void {
+  const pending: Array<{value: unknown; depth: number; path: string[]}> = [{value, depth: 0, path: []}]
+  while (pending.length > 0) {
+    const next = pending.pop()!
+    if (typeof next.value === 'number' && !Number.isFinite(next.value)) {
+      const field = next.path.join('.')
+      throw new HttpError(
+        400,
+        'validation_failed',
+        `${[where, ...next.path].join('.')} must be a finite number`,
+        {
+          field,
+        },
+      )
+    }
+    if (typeof next.value !== 'object' || next.value === null) continue
+    if (next.depth >= maxDepth) {
+      throw new HttpError(
+        400,
+        'nesting_too_deep',
+        `${where} is nested more than ${maxDepth} levels deep; send a flatter document`,
+        {maxDepth},
+      )
+    }
+    const entries = Array.isArray(next.value) ? next.value.entries() : Object.entries(next.value)
+    for (const [key, child] of entries) {
+      // Only containers and numbers can fail; strings and the like need no stack entry.
+      if (typeof child === 'number' || (typeof child === 'object' && child !== null)) {
+        pending.push({value: child, depth: next.depth + 1, path: [...next.path, String(key)]})
+      }
+    }
+  }
 }
 
 function sendError(reply: FastifyReply, {status, body}: ErrorAnswer): void {
