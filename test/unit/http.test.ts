@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {pino} from 'pino'
+import {rawRequest} from '../helpers.js'
 import {z} from 'zod'
 import {
   HttpError,
@@ -512,4 +513,63 @@ describe('numbers and nesting', () => {
       }
     })
   }
+})
+
+describe('what node:http answers on its own', () => {
+  let server: Awaited<ReturnType<typeof startServer>>
+  let port = 0
+  before(async () => {
+    server = await startServer()
+    port = Number(new URL(server.url).port)
+  })
+  after(() => close(server.app, 100))
+
+  const cases: Array<{name: string; request: string; status: number; error: string}> = [
+    {
+      name: 'CONNECT',
+      request: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+      status: 405,
+      error: 'method_not_allowed',
+    },
+    {
+      name: 'Expect: x-bogus',
+      request: 'GET /health HTTP/1.1\r\nHost: x\r\nExpect: x-bogus\r\nConnection: close\r\n\r\n',
+      status: 417,
+      error: 'expectation_failed',
+    },
+    {
+      name: 'no Host',
+      request: 'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n',
+      status: 400,
+      error: 'missing_host',
+    },
+    {
+      name: 'an unparsable request line',
+      request: 'BLAH / HTTP/1.1\r\nHost: x\r\n\r\n',
+      status: 400,
+      error: 'bad_request',
+    },
+  ]
+  for (const c of cases) {
+    it(`${c.name} → ${c.status} with a JSON body`, async () => {
+      const answer = await rawRequest(port, c.request)
+      assert.equal(answer.timedOut, false, 'answered')
+      assert.equal(answer.status, c.status, answer.headers)
+      assert.match(answer.headers, /content-type: application\/json/i)
+      const body = JSON.parse(answer.body) as {error: string; message: string}
+      assert.equal(body.error, c.error)
+      assert.equal(typeof body.message, 'string')
+      assert.equal((await fetch(`${server.url}/health`)).status, 200, 'still serving')
+    })
+  }
+
+  it('still answers HTTP/1.0 without Host, and Expect: 100-continue', async () => {
+    assert.equal((await rawRequest(port, 'GET /health HTTP/1.0\r\n\r\n')).status, 200)
+    const body = '{"name":"a"}'
+    const answer = await rawRequest(
+      port,
+      `POST /items HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    )
+    assert.match(answer.headers, /^HTTP\/1\.1 (100|201)/)
+  })
 })

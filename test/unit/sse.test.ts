@@ -5,6 +5,7 @@ import {pino} from 'pino'
 import {close, createHttpServer, listen, type HttpServer} from '../../src/services/shared/http.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 import {SseHub, type SseHubOptions} from '../../src/services/shared/sse.js'
+import {rawRequest} from '../helpers.js'
 
 interface SseEvent {
   id?: string
@@ -292,6 +293,22 @@ describe('SseHub heartbeat and close', () => {
       const response = await fetch(server.url)
       assert.equal(response.status, 503)
       assert.equal(((await response.json()) as {error: string}).error, 'shutting_down')
+    } finally {
+      await stop(server)
+    }
+  })
+})
+
+describe('SseHub and HEAD', () => {
+  it('answers HEAD on a stream route with its headers at once, and keeps no stream open', async () => {
+    const server = await startHub()
+    try {
+      const url = new URL(server.url)
+      const answer = await rawRequest(Number(url.port), `HEAD ${url.pathname} HTTP/1.1\r\nHost: x\r\n\r\n`)
+      assert.equal(answer.timedOut, false)
+      assert.equal(answer.status, 200)
+      assert.match(answer.headers, /content-type: text\/event-stream/i)
+      assert.equal(server.hub.size, 0)
     } finally {
       await stop(server)
     }

@@ -1,6 +1,7 @@
 import {timingSafeEqual} from 'node:crypto'
-import {STATUS_CODES} from 'node:http'
+import {type IncomingMessage, STATUS_CODES, type Server, type ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
+import type {Duplex} from 'node:stream'
 import {
   fastify,
   LogController,
@@ -89,6 +90,7 @@ export function createHttpServer({
   })
   // Our services speak JSON only, so a text/plain body is refused (415) rather than handed over as a string.
   app.removeContentTypeParser('text/plain')
+  answerBelowFastify(app.server)
 
   const requests = counter(registry, 'poc_http_requests_total', 'HTTP requests answered', [
     'method',
@@ -259,6 +261,54 @@ function internal(requestId: string): ErrorAnswer {
       message: `internal error (request ${requestId}); the service log has the details`,
     },
   }
+}
+
+/**
+ * What node:http answers on its own, before any handler runs, with an empty body (a request
+ * without Host, an Expect it does not know) or no answer at all (CONNECT drops the socket):
+ * here they get the JSON contract too. Works on a server a serverFactory made, whose
+ * request listener is already attached.
+ */
+function answerBelowFastify(server: Server): void {
+  // Node would answer 400 with an empty body; the check moves in front of the request listeners.
+  Object.assign(server, {requireHostHeader: false})
+  const listeners = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
+  server.removeAllListeners('request')
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+      res.shouldKeepAlive = false
+      writeJson(res, 400, 'missing_host', 'an HTTP/1.1 request needs a Host header')
+      return
+    }
+    for (const listener of listeners) listener.call(server, req, res)
+  })
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    writeJson(
+      res,
+      417,
+      'expectation_failed',
+      `Expect: ${req.headers.expect ?? ''} is not supported; send no Expect header`,
+    )
+  })
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify({
+      error: 'method_not_allowed',
+      message: 'CONNECT is not supported: this is no proxy',
+    })
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  })
+}
+
+function writeJson(res: ServerResponse, status: number, error: string, message: string): void {
+  const body = JSON.stringify({error, message})
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  })
+  res.end(body)
 }
 
 /** Errors below HTTP (unparsable request line, oversized headers) still get the JSON contract. */

@@ -36,6 +36,13 @@ interface Connection<F> extends SseClient<F> {
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n')
 
+const streamHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+}
+
 /**
  * Server-sent events for many clients. A broadcast is serialised once and the same bytes are
  * written to every socket; one timer sends every heartbeat; a client that does not read is
@@ -90,6 +97,12 @@ export class SseHub<F = undefined> {
     }
     reply.hijack()
     const res = reply.raw
+    // HEAD asks for the headers only: a stream kept open for it never ends, as it has no body.
+    if (request.method === 'HEAD') {
+      res.writeHead(200, streamHeaders)
+      res.end()
+      return {id: 0, filter: options.filter as F, lastEventId: undefined}
+    }
     const header = request.headers['last-event-id']
     const connection: Connection<F> = {
       id: this.nextClientId++,
@@ -98,12 +111,7 @@ export class SseHub<F = undefined> {
       res,
       ip,
     }
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    })
+    res.writeHead(200, streamHeaders)
     res.write(`retry: ${this.retryMs}\n\n`)
     this.add(connection)
     res.once('close', () => this.remove(connection))
