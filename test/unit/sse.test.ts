@@ -314,3 +314,40 @@ describe('SseHub and HEAD', () => {
     }
   })
 })
+
+describe('SseHub per-owner cap', () => {
+  it('refuses an owner over its cap with 429 JSON while other owners of the same address still connect', async () => {
+    const hub = new SseHub<undefined>({maxClientsPerIp: 10, maxClientsPerOwner: 2})
+    const app = createHttpServer({
+      service: 'sse-test',
+      logger: pino({level: 'silent'}),
+      registry: createRegistry('sse-test'),
+    })
+    app.get<{Querystring: {owner: string}}>('/stream', async (request, reply) => {
+      hub.attach(request, reply, {owner: request.query.owner})
+    })
+    const {url} = await listen(app, {port: 0})
+    const open: AbortController[] = []
+    const connect = async (owner: string) => {
+      const controller = new AbortController()
+      const response = await fetch(`${url}/stream?owner=${owner}`, {signal: controller.signal})
+      if (response.status === 200) open.push(controller)
+      return response
+    }
+    try {
+      assert.equal((await connect('A')).status, 200)
+      assert.equal((await connect('A')).status, 200)
+      const refused = await connect('A')
+      assert.equal(refused.status, 429)
+      assert.equal(((await refused.json()) as {error: string}).error, 'too_many_streams')
+      assert.equal((await connect('B')).status, 200, 'another account on the same host')
+      open.shift()?.abort()
+      await eventually(() => hub.size === 2, 'the closed stream is forgotten')
+      assert.equal((await connect('A')).status, 200, 'A may open one again')
+    } finally {
+      for (const controller of open) controller.abort()
+      hub.close()
+      await close(app, 100)
+    }
+  })
+})

@@ -124,13 +124,18 @@ export function registerGatewayRoutes(
 
   app.get('/stream', {onRequest}, async (request, reply) => {
     const accountId = request.accountId
-    gateway.catchUp(gateway.hub.attach(request, reply, {filter: {accountId}}))
+    gateway.catchUp(gateway.hub.attach(request, reply, {filter: {accountId}, owner: `account ${accountId}`}))
   })
 
   app.get('/orders/:id/stream', {onRequest, schema: {params: idParams}}, async (request, reply) => {
     const accountId = request.accountId
     const order = ownOrder(request, accountId)
-    gateway.catchUp(gateway.hub.attach(request, reply, {filter: {accountId, orderId: order.orderId}}))
+    gateway.catchUp(
+      gateway.hub.attach(request, reply, {
+        filter: {accountId, orderId: order.orderId},
+        owner: `account ${accountId}`,
+      }),
+    )
   })
 
   app.get(

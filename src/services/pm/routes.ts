@@ -1,9 +1,10 @@
 import {z} from 'zod'
 import type {Envelope} from '../shared/envelope.js'
 import {makeEnvelope} from '../shared/envelope.js'
-import {assertAdmin, type HttpServer} from '../shared/http.js'
+import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
 import {idempotencyKeyOf} from '../shared/idempotency-key.js'
 import {parseInput} from '../shared/input.js'
+import type {RateLimiter} from '../shared/rate-limit.js'
 import type {SseHub} from '../shared/sse.js'
 import {
   applyTimesheetAction,
@@ -34,6 +35,8 @@ export interface PmDeps {
   /** From $POC_HOME/secrets when configured: POST /admin/reset then needs it as a bearer token. */
   adminToken?: string
   idempotencyStats: () => Record<string, number>
+  /** Telemetry POSTs per remote address; unlimited without one. */
+  telemetryLimiter?: RateLimiter
   now?: () => Date
 }
 
@@ -256,6 +259,17 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   })
 
   app.post('/api/v1/telemetry/ui', async (request, reply) => {
+    const waitSec = deps.telemetryLimiter?.take(request.socket.remoteAddress ?? '')
+    if (waitSec !== undefined) {
+      void reply.header('retry-after', String(waitSec))
+      const {perSec, burst} = deps.telemetryLimiter as RateLimiter
+      throw new HttpError(
+        429,
+        'rate_limited',
+        `too much telemetry from this address (limit ${perSec}/s, burst ${burst}); retry in ${waitSec} s`,
+        {retryAfterSec: waitSec},
+      )
+    }
     await telemetry.record(request.body, now())
     reply.code(204)
   })
