@@ -11,6 +11,7 @@ import {
   listen,
   type HttpServer,
 } from '../../src/services/shared/http.js'
+import {idempotencyKeyOf} from '../../src/services/shared/idempotency-key.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 
 interface LogLine {
@@ -572,4 +573,31 @@ describe('what node:http answers on its own', () => {
     )
     assert.match(answer.headers, /^HTTP\/1\.1 (100|201)/)
   })
+})
+
+describe('idempotencyKeyOf', () => {
+  const app = createHttpServer({
+    service: 'http-test',
+    logger: pino({level: 'silent'}),
+    registry: createRegistry('http-test'),
+  })
+  app.post('/keyed', async (request) => ({key: idempotencyKeyOf(request) ?? null}))
+  after(() => app.close())
+  const cases: Array<[string, Record<string, string | string[]>, unknown, number, string | null]> = [
+    ['a header', {'idempotency-key': 'k-1'}, {}, 200, 'k-1'],
+    ['a body field', {}, {idempotencyKey: 'k-2'}, 200, 'k-2'],
+    ['none', {}, {}, 200, null],
+    ['a 257-character header', {'idempotency-key': 'k'.repeat(257)}, {}, 400, null],
+    ['a 10,000-character body field', {}, {idempotencyKey: 'k'.repeat(10_000)}, 400, null],
+    ['a body field that is a number', {}, {idempotencyKey: 42}, 400, null],
+    ['a body field with a NUL', {}, {idempotencyKey: 'a\u0000b'}, 400, null],
+  ]
+  for (const [name, headers, body, status, key] of cases) {
+    it(`${name} → ${status}`, async () => {
+      const response = await app.inject({method: 'POST', url: '/keyed', headers, payload: body as object})
+      assert.equal(response.statusCode, status, response.body)
+      if (status === 200) assert.deepEqual(response.json(), {key})
+      else assert.equal((response.json() as {error: string}).error, 'invalid_idempotency_key')
+    })
+  }
 })
