@@ -33,6 +33,7 @@ export const testPortOffsets = {
   podman: 5800,
   podmanPort: 6800,
   podmanServices: 6925,
+  harden: 6625,
 } as const
 
 export function makeHome(label: string): string {
