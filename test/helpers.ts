@@ -27,13 +27,13 @@ export const testPortOffsets = {
   smoke: 6500,
   smokeFaults: 7000,
   gateway: 6200,
+  harden: 6625,
   stress: 700,
   telemetry: 650,
   bench: 850,
   podman: 5800,
   podmanPort: 6800,
   podmanServices: 6925,
-  harden: 6625,
 } as const
 
 export function makeHome(label: string): string {
