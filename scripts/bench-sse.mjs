@@ -22,7 +22,8 @@ const steps = process.argv
 const sizes = steps.length > 0 ? steps : [1000, 2000, 4000, 6000, 8000]
 const home = mkdtempSync(path.join(os.tmpdir(), 'poc-bench-sse-'))
 const pm = `http://127.0.0.1:${3001 + offset}`
-const env = {...process.env, POC_HOME: home, NO_COLOR: '1'}
+// pm refuses more than 1024 streams per address by default; every client here comes from 127.0.0.1.
+const env = {SSE_MAX_CLIENTS_PER_IP: '100000', ...process.env, POC_HOME: home, NO_COLOR: '1'}
 
 function poc(args) {
   const result = spawnSync('node', [path.join(root, 'bin/run.js'), ...args], {env, encoding: 'utf8'})

@@ -27,6 +27,7 @@ export const testPortOffsets = {
   smoke: 6500,
   smokeFaults: 7000,
   gateway: 6200,
+  harden: 6625,
   stress: 700,
   telemetry: 650,
   bench: 850,
@@ -99,4 +100,50 @@ export function processesUnder(home: string): number[] {
 export async function cleanup(home: string): Promise<void> {
   await runPoc(home, ['down'])
   rmSync(home, {recursive: true, force: true})
+}
+
+export interface RawAnswer {
+  /** 0 when the server closed or the time ran out before a status line. */
+  status: number
+  headers: string
+  body: string
+  /** The server neither answered nor closed within the time. */
+  timedOut: boolean
+}
+
+/**
+ * Sends `request` as raw bytes (methods, missing headers, what fetch refuses to send) and reads
+ * the first answer, up to its Content-Length, or until the server closes or `timeoutMs` passes.
+ */
+export async function rawRequest(port: number, request: string, timeoutMs = 3000): Promise<RawAnswer> {
+  const {connect} = await import('node:net')
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    let data = ''
+    let settled = false
+    const finish = (timedOut: boolean) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.destroy()
+      const split = data.indexOf('\r\n\r\n')
+      const head = split === -1 ? data : data.slice(0, split)
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0)
+      resolve({status, headers: head, body: split === -1 ? '' : data.slice(split + 4), timedOut})
+    }
+    const timer = setTimeout(() => finish(true), timeoutMs)
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => {
+      data += chunk
+      const split = data.indexOf('\r\n\r\n')
+      if (split === -1) return
+      const length = /\r\ncontent-length: *(\d+)/i.exec(data.slice(0, split))?.[1]
+      const bodyBytes = Buffer.byteLength(data.slice(split + 4))
+      const isHead = request.startsWith('HEAD ')
+      if (isHead || (length !== undefined && bodyBytes >= Number(length))) finish(false)
+    })
+    socket.on('error', () => finish(false))
+    socket.on('close', () => finish(false))
+    socket.write(request)
+  })
 }

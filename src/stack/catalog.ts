@@ -7,7 +7,7 @@ import {Redis} from 'ioredis'
 import {type ObservabilityAddresses, grafanaFiles, lokiFiles, promtailFiles} from './observability-files.js'
 import {scrapeTargets, targetsNotUp, writePrometheusFiles} from './prometheus-config.js'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
-import {ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
+import {ensureAdminToken, ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
 
 /**
  * The component catalog: the single source of truth for names, ports, dependencies,
@@ -612,6 +612,11 @@ interface ServiceOptions {
 }
 
 function service(name: ComponentName, summary: string, port: number, options: ServiceOptions): ComponentSpec {
+  // Every service's admin routes refuse all requests without the token, so it exists before any starts.
+  const prepare = async (ctx: ComponentContext): Promise<void> => {
+    await ensureAdminToken(ctx.home)
+    await options.prepare?.(ctx)
+  }
   return {
     name,
     summary,
@@ -633,19 +638,17 @@ function service(name: ComponentName, summary: string, port: number, options: Se
       cmd: () => [name],
       prepare: async (ctx) => {
         await mkdir(ctx.dataDir, {recursive: true})
-        await options.prepare?.(ctx)
+        await prepare(ctx)
       },
       binds: (ctx) => [{source: ctx.home.root, target: ctx.home.root}],
     },
-    native: options.prepare
-      ? {
-          ...nodeService,
-          prepare: async (ctx) => {
-            await nodeService.prepare?.(ctx)
-            await options.prepare?.(ctx)
-          },
-        }
-      : nodeService,
+    native: {
+      ...nodeService,
+      prepare: async (ctx) => {
+        await nodeService.prepare?.(ctx)
+        await prepare(ctx)
+      },
+    },
   }
 }
 
@@ -729,6 +732,8 @@ export const catalog: readonly ComponentSpec[] = [
       },
       data: 'its state and outbox; pm starts from the seed data',
     },
+    // pm's per-client limits (README "The event backbone"); poc stress sse at scale raises the first.
+    passEnv: ['SSE_MAX_CLIENTS_PER_IP', 'TELEMETRY_RATE_PER_SEC', 'TELEMETRY_RATE_BURST'],
   }),
   service('fi', 'finance read model (fi-service)', 3002, {
     reset: {

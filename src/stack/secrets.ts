@@ -17,6 +17,9 @@ export const gatewaySecretFiles = {
   auditHmacKey: 'audit-hmac-key',
 } as const satisfies Record<keyof GatewaySecrets, string>
 
+/** The bearer token every service's admin routes need (SPEC §7); services read it from here when they start. */
+export const adminTokenFile = 'admin-token'
+
 export function secretsDir(home: PocHome): string {
   return path.join(home.root, 'secrets')
 }
@@ -37,6 +40,17 @@ export async function ensureGatewaySecrets(home: PocHome): Promise<GatewaySecret
     jwtSecret: await ensureSecret(path.join(dir, gatewaySecretFiles.jwtSecret)),
     auditHmacKey: await ensureSecret(path.join(dir, gatewaySecretFiles.auditHmacKey)),
   }
+}
+
+/**
+ * The admin token (32 random bytes, hex, 0600), created when absent like the gateway's secrets
+ * and never replaced, so a service started earlier keeps accepting what `poc reset` sends.
+ */
+export async function ensureAdminToken(home: PocHome): Promise<string> {
+  const dir = secretsDir(home)
+  await mkdir(dir, {recursive: true, mode: 0o700})
+  await chmod(dir, 0o700)
+  return ensureSecret(path.join(dir, adminTokenFile))
 }
 
 /** The gateway's secrets as they are on disk, or undefined unless both exist: never creates them. */

@@ -9,10 +9,10 @@ const offset = testPortOffsets.services
 const pm = `http://127.0.0.1:${3001 + offset}`
 const amqpUrl = `amqp://guest:guest@127.0.0.1:${5672 + offset}`
 
-async function call(method: string, route: string, body?: unknown) {
+async function call(method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`${pm}${route}`, {
     method,
-    headers: body === undefined ? {} : {'content-type': 'application/json'},
+    headers: body === undefined ? headers : {'content-type': 'application/json', ...headers},
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   })
   const text = await response.text()
@@ -59,8 +59,16 @@ describe('pm on the real stack', {timeout: 300_000}, () => {
     } finally {
       await connection.close()
     }
+    // The same (default) key again is a replay of that approval; another key is a second approval.
     const again = await call('POST', '/api/v1/timesheets/TS-001/approve')
-    assert.deepEqual([again.status, again.json?.error], [409, 'action_not_allowed'])
+    assert.deepEqual(
+      [again.status, again.json?.eventId, again.json?.idempotent],
+      [200, answer.json?.eventId, true],
+    )
+    const other = await call('POST', '/api/v1/timesheets/TS-001/approve', undefined, {
+      'idempotency-key': 'k2',
+    })
+    assert.deepEqual([other.status, other.json?.error], [409, 'action_not_allowed'])
   })
 
   it('answers bad input from the real process with 4xx, never 5xx', async () => {

@@ -38,3 +38,11 @@ describe('detail_path', () => {
     assert.throws(() => evaluateDetailPath('$..marker', event), /cannot read "\.\.marker"/)
   })
 })
+
+describe('detail_path on large documents', () => {
+  it('fans out over a 300,000-element array without overflowing the stack', () => {
+    const detail = Array.from({length: 300_000}, (_, i) => i)
+    assert.equal(evaluateDetailPath('$.detail.*', {detail}).length, 300_000)
+    assert.equal(evaluateDetailPath('$.detail[*]', {detail}).length, 300_000)
+  })
+})

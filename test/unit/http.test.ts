@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {pino} from 'pino'
+import {rawRequest} from '../helpers.js'
 import {z} from 'zod'
-import {HttpError, close, createHttpServer, listen, type HttpServer} from '../../src/services/shared/http.js'
+import {
+  HttpError,
+  assertAdmin,
+  close,
+  createHttpServer,
+  listen,
+  type HttpServer,
+} from '../../src/services/shared/http.js'
+import {idempotencyKeyOf} from '../../src/services/shared/idempotency-key.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 
 interface LogLine {
@@ -335,4 +344,260 @@ describe('listen and close', () => {
     await close(app, 100)
     assert.equal(await hanging, 'cut')
   })
+})
+
+describe('assertAdmin', () => {
+  const adminApp = (token: string | undefined) => {
+    const app = createHttpServer({
+      service: 'http-test',
+      logger: pino({level: 'silent'}),
+      registry: createRegistry('http-test'),
+    })
+    app.post('/admin/reset', async (request) => {
+      assertAdmin(request, token)
+      return {ok: true}
+    })
+    return app
+  }
+  const cases: Array<{
+    name: string
+    token: string | undefined
+    headers: Record<string, string>
+    status: number
+    error?: string
+  }> = [
+    {
+      name: 'no token configured, none sent',
+      token: undefined,
+      headers: {},
+      status: 401,
+      error: 'unauthorized',
+    },
+    {
+      name: 'no token configured, one sent',
+      token: undefined,
+      headers: {authorization: 'Bearer anything'},
+      status: 401,
+      error: 'unauthorized',
+    },
+    {name: 'token configured, none sent', token: 't0k3n', headers: {}, status: 401, error: 'unauthorized'},
+    {
+      name: 'wrong token',
+      token: 't0k3n',
+      headers: {authorization: 'Bearer t0k3m'},
+      status: 401,
+      error: 'unauthorized',
+    },
+    {
+      name: 'token without Bearer',
+      token: 't0k3n',
+      headers: {authorization: 't0k3n'},
+      status: 401,
+      error: 'unauthorized',
+    },
+    {
+      name: 'right token from a browser page',
+      token: 't0k3n',
+      headers: {authorization: 'Bearer t0k3n', origin: 'https://evil.example'},
+      status: 403,
+      error: 'forbidden',
+    },
+    {
+      name: 'right token with Origin: null',
+      token: 't0k3n',
+      headers: {authorization: 'Bearer t0k3n', origin: 'null'},
+      status: 403,
+      error: 'forbidden',
+    },
+    {
+      name: 'right token with Sec-Fetch-Site',
+      token: 't0k3n',
+      headers: {authorization: 'Bearer t0k3n', 'sec-fetch-site': 'cross-site'},
+      status: 403,
+      error: 'forbidden',
+    },
+    {name: 'right token', token: 't0k3n', headers: {authorization: 'Bearer t0k3n'}, status: 200},
+  ]
+  for (const c of cases) {
+    it(`${c.name} → ${c.status}`, async () => {
+      const app = adminApp(c.token)
+      try {
+        const response = await app.inject({method: 'POST', url: '/admin/reset', headers: c.headers})
+        assert.equal(response.statusCode, c.status, response.body)
+        const body = response.json() as {error?: string; message?: string}
+        if (c.error) {
+          assert.equal(body.error, c.error)
+          assert.equal(typeof body.message, 'string')
+        } else assert.deepEqual(body, {ok: true})
+      } finally {
+        await app.close()
+      }
+    })
+  }
+})
+
+describe('numbers and nesting', () => {
+  const app = createHttpServer({
+    service: 'http-test',
+    logger: pino({level: 'silent'}),
+    registry: createRegistry('http-test'),
+  })
+  app.get(
+    '/verify',
+    {
+      schema: {
+        querystring: {type: 'object', properties: {fromSeq: {type: 'integer', minimum: 1}}},
+      },
+    },
+    async (request) => ({ok: true, query: request.query}),
+  )
+  app.get('/n/:n', {schema: {params: {type: 'object', properties: {n: {type: 'number'}}}}}, async () => ({
+    ok: true,
+  }))
+  app.post('/echo', async (request) => ({ok: true, kind: typeof request.body}))
+  after(() => app.close())
+
+  const cases: Array<{name: string; url: string; body?: string; status: number; error?: string}> = [
+    {
+      name: 'an integer query of 1e309',
+      url: '/verify?fromSeq=1e309',
+      status: 400,
+      error: 'validation_failed',
+    },
+    {name: 'an integer query of Infinity', url: '/verify?fromSeq=Infinity', status: 400},
+    {name: 'an integer query of NaN', url: '/verify?fromSeq=NaN', status: 400},
+    {name: 'an integer query of -1e309', url: '/verify?fromSeq=-1e309', status: 400},
+    {name: 'a number param of 1e999', url: '/n/1e999', status: 400, error: 'validation_failed'},
+    {name: 'a finite integer query', url: '/verify?fromSeq=12', status: 200},
+    {
+      name: 'a body number of 1e309',
+      url: '/echo',
+      body: '{"qty":1e309}',
+      status: 400,
+      error: 'validation_failed',
+    },
+    {name: 'a nested body number of -1e400', url: '/echo', body: '{"a":[{"b":-1e400}]}', status: 400},
+    {
+      name: 'a body nested 10,000 deep',
+      url: '/echo',
+      body: `{"d":${'['.repeat(10_000)}${']'.repeat(10_000)}}`,
+      status: 400,
+      error: 'nesting_too_deep',
+    },
+    {
+      name: 'a body nested 100,000 deep',
+      url: '/echo',
+      body: `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`,
+      status: 400,
+      error: 'nesting_too_deep',
+    },
+    {name: 'a body nested 60 deep', url: '/echo', body: `${'['.repeat(60)}${']'.repeat(60)}`, status: 200},
+    {
+      name: 'a wide body of 300,000 numbers',
+      url: '/echo',
+      body: `[${Array(300_000).fill(1).join(',')}]`,
+      status: 200,
+    },
+  ]
+  for (const c of cases) {
+    it(`${c.name} → ${c.status}`, async () => {
+      const response = await app.inject({
+        method: c.body === undefined ? 'GET' : 'POST',
+        url: c.url,
+        ...(c.body === undefined ? {} : {payload: c.body, headers: {'content-type': 'application/json'}}),
+      })
+      assert.equal(response.statusCode, c.status, response.body)
+      const body = response.json() as {error?: string; message?: string}
+      if (c.status >= 400) {
+        assert.equal(typeof body.message, 'string')
+        if (c.error) assert.equal(body.error, c.error)
+      }
+    })
+  }
+})
+
+describe('what node:http answers on its own', () => {
+  let server: Awaited<ReturnType<typeof startServer>>
+  let port = 0
+  before(async () => {
+    server = await startServer()
+    port = Number(new URL(server.url).port)
+  })
+  after(() => close(server.app, 100))
+
+  const cases: Array<{name: string; request: string; status: number; error: string}> = [
+    {
+      name: 'CONNECT',
+      request: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+      status: 405,
+      error: 'method_not_allowed',
+    },
+    {
+      name: 'Expect: x-bogus',
+      request: 'GET /health HTTP/1.1\r\nHost: x\r\nExpect: x-bogus\r\nConnection: close\r\n\r\n',
+      status: 417,
+      error: 'expectation_failed',
+    },
+    {
+      name: 'no Host',
+      request: 'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n',
+      status: 400,
+      error: 'missing_host',
+    },
+    {
+      name: 'an unparsable request line',
+      request: 'BLAH / HTTP/1.1\r\nHost: x\r\n\r\n',
+      status: 400,
+      error: 'bad_request',
+    },
+  ]
+  for (const c of cases) {
+    it(`${c.name} → ${c.status} with a JSON body`, async () => {
+      const answer = await rawRequest(port, c.request)
+      assert.equal(answer.timedOut, false, 'answered')
+      assert.equal(answer.status, c.status, answer.headers)
+      assert.match(answer.headers, /content-type: application\/json/i)
+      const body = JSON.parse(answer.body) as {error: string; message: string}
+      assert.equal(body.error, c.error)
+      assert.equal(typeof body.message, 'string')
+      assert.equal((await fetch(`${server.url}/health`)).status, 200, 'still serving')
+    })
+  }
+
+  it('still answers HTTP/1.0 without Host, and Expect: 100-continue', async () => {
+    assert.equal((await rawRequest(port, 'GET /health HTTP/1.0\r\n\r\n')).status, 200)
+    const body = '{"name":"a"}'
+    const answer = await rawRequest(
+      port,
+      `POST /items HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    )
+    assert.match(answer.headers, /^HTTP\/1\.1 (100|201)/)
+  })
+})
+
+describe('idempotencyKeyOf', () => {
+  const app = createHttpServer({
+    service: 'http-test',
+    logger: pino({level: 'silent'}),
+    registry: createRegistry('http-test'),
+  })
+  app.post('/keyed', async (request) => ({key: idempotencyKeyOf(request) ?? null}))
+  after(() => app.close())
+  const cases: Array<[string, Record<string, string | string[]>, unknown, number, string | null]> = [
+    ['a header', {'idempotency-key': 'k-1'}, {}, 200, 'k-1'],
+    ['a body field', {}, {idempotencyKey: 'k-2'}, 200, 'k-2'],
+    ['none', {}, {}, 200, null],
+    ['a 257-character header', {'idempotency-key': 'k'.repeat(257)}, {}, 400, null],
+    ['a 10,000-character body field', {}, {idempotencyKey: 'k'.repeat(10_000)}, 400, null],
+    ['a body field that is a number', {}, {idempotencyKey: 42}, 400, null],
+    ['a body field with a NUL', {}, {idempotencyKey: 'a\u0000b'}, 400, null],
+  ]
+  for (const [name, headers, body, status, key] of cases) {
+    it(`${name} → ${status}`, async () => {
+      const response = await app.inject({method: 'POST', url: '/keyed', headers, payload: body as object})
+      assert.equal(response.statusCode, status, response.body)
+      if (status === 200) assert.deepEqual(response.json(), {key})
+      else assert.equal((response.json() as {error: string}).error, 'invalid_idempotency_key')
+    })
+  }
 })

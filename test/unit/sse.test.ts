@@ -5,6 +5,7 @@ import {pino} from 'pino'
 import {close, createHttpServer, listen, type HttpServer} from '../../src/services/shared/http.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 import {SseHub, type SseHubOptions} from '../../src/services/shared/sse.js'
+import {rawRequest} from '../helpers.js'
 
 interface SseEvent {
   id?: string
@@ -294,6 +295,59 @@ describe('SseHub heartbeat and close', () => {
       assert.equal(((await response.json()) as {error: string}).error, 'shutting_down')
     } finally {
       await stop(server)
+    }
+  })
+})
+
+describe('SseHub and HEAD', () => {
+  it('answers HEAD on a stream route with its headers at once, and keeps no stream open', async () => {
+    const server = await startHub()
+    try {
+      const url = new URL(server.url)
+      const answer = await rawRequest(Number(url.port), `HEAD ${url.pathname} HTTP/1.1\r\nHost: x\r\n\r\n`)
+      assert.equal(answer.timedOut, false)
+      assert.equal(answer.status, 200)
+      assert.match(answer.headers, /content-type: text\/event-stream/i)
+      assert.equal(server.hub.size, 0)
+    } finally {
+      await stop(server)
+    }
+  })
+})
+
+describe('SseHub per-owner cap', () => {
+  it('refuses an owner over its cap with 429 JSON while other owners of the same address still connect', async () => {
+    const hub = new SseHub<undefined>({maxClientsPerIp: 10, maxClientsPerOwner: 2})
+    const app = createHttpServer({
+      service: 'sse-test',
+      logger: pino({level: 'silent'}),
+      registry: createRegistry('sse-test'),
+    })
+    app.get<{Querystring: {owner: string}}>('/stream', async (request, reply) => {
+      hub.attach(request, reply, {owner: request.query.owner})
+    })
+    const {url} = await listen(app, {port: 0})
+    const open: AbortController[] = []
+    const connect = async (owner: string) => {
+      const controller = new AbortController()
+      const response = await fetch(`${url}/stream?owner=${owner}`, {signal: controller.signal})
+      if (response.status === 200) open.push(controller)
+      return response
+    }
+    try {
+      assert.equal((await connect('A')).status, 200)
+      assert.equal((await connect('A')).status, 200)
+      const refused = await connect('A')
+      assert.equal(refused.status, 429)
+      assert.equal(((await refused.json()) as {error: string}).error, 'too_many_streams')
+      assert.equal((await connect('B')).status, 200, 'another account on the same host')
+      open.shift()?.abort()
+      await eventually(() => hub.size === 2, 'the closed stream is forgotten')
+      assert.equal((await connect('A')).status, 200, 'A may open one again')
+    } finally {
+      for (const controller of open) controller.abort()
+      hub.close()
+      await close(app, 100)
     }
   })
 })

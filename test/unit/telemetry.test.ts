@@ -258,3 +258,36 @@ describe('telemetry', () => {
       })
   })
 })
+
+describe('telemetry under hostile input', () => {
+  it('keeps answering queries with detail_path while a 300,000-element detail is kept', async () => {
+    const dir = makeHome('telemetry-wide')
+    try {
+      const s = store(dir)
+      await s.record({component: 'ui', event: 'wide', detail: Array.from({length: 300_000}, () => 0)})
+      const result = s.query({detail_path: '$.detail.*'})
+      assert.equal(result.total, 1)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('records the event and resolves the POST even when a subscriber throws', async () => {
+    const dir = makeHome('telemetry-listener')
+    try {
+      const failures: unknown[] = []
+      const s = store(dir, {onListenerError: (error) => failures.push(error)})
+      s.onEvent(() => {
+        throw new RangeError('Maximum call stack size exceeded')
+      })
+      const seen: number[] = []
+      s.onEvent((event) => seen.push(event.id))
+      const event = await s.record({component: 'ui', event: 'ok'})
+      assert.deepEqual(seen, [event.id])
+      assert.equal(failures.length, 1)
+      assert.equal(s.query({}).total, 1)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})

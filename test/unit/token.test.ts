@@ -8,7 +8,12 @@ import {parseTtlSeconds} from '../../src/commands/token.js'
 import {verifyJwt} from '../../src/services/gateway/jwt.js'
 import {PocError} from '../../src/stack/errors.js'
 import {type PocHome, homeAt} from '../../src/stack/home.js'
+import {readAdminToken} from '../../src/services/shared/service-base.js'
+import {getComponent} from '../../src/stack/catalog.js'
+import {componentContext} from '../../src/stack/context.js'
 import {
+  adminTokenFile,
+  ensureAdminToken,
   ensureGatewaySecrets,
   gatewaySecretFiles,
   issueDevToken,
@@ -87,6 +92,32 @@ describe('gateway secrets', () => {
       assert.match(error.message, /jwt-hs256-secret is empty/)
       return true
     })
+  })
+})
+
+describe('admin token', () => {
+  it('is created once, 0600, and is what the services read', async () => {
+    const home = freshHome()
+    const token = await ensureAdminToken(home)
+    assert.match(token, /^[0-9a-f]{64}$/)
+    const file = path.join(secretsDir(home), adminTokenFile)
+    assert.equal(mode(file), 0o600)
+    assert.equal(mode(secretsDir(home)), 0o700)
+    assert.equal(await ensureAdminToken(home), token)
+    assert.equal(await readAdminToken(home.root), token)
+  })
+
+  it('is created before any service starts, under every runtime', async () => {
+    for (const name of ['pm', 'fi', 'contract', 'gateway', 'sales'] as const) {
+      const home = freshHome()
+      const spec = getComponent(name)
+      const ctx = componentContext(name, home, 0)
+      await spec.native?.prepare?.(ctx)
+      assert.match((await readAdminToken(home.root)) ?? '', /^[0-9a-f]{64}$/, `${name} native`)
+      const other = freshHome()
+      await spec.container?.prepare?.(componentContext(name, other, 0))
+      assert.match((await readAdminToken(other.root)) ?? '', /^[0-9a-f]{64}$/, `${name} container`)
+    }
   })
 })
 

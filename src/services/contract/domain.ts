@@ -1,6 +1,6 @@
 import {z} from 'zod'
 import {HttpError} from '../shared/http.js'
-import {parseInput} from '../shared/input.js'
+import {maxAmount, parseInput} from '../shared/input.js'
 
 const isoDate = z
   .string()
@@ -17,7 +17,7 @@ export const contractInput = z.object({
   contractId: z.string().trim().min(1).max(128),
   customerId: z.string().trim().min(1).max(128),
   renewalDate: isoDate,
-  amount: z.number().finite().nonnegative(),
+  amount: z.number().finite().nonnegative().max(maxAmount),
 })
 
 export const triggerInput = z.object({days: z.number().int().min(0).max(3660)})

@@ -2,7 +2,7 @@ import {z} from 'zod'
 import type {RunningService, ServiceMain} from '../registry.js'
 import {baseConfig, parseConfig} from '../shared/config.js'
 import {createRedis, Idempotency} from '../shared/idempotency.js'
-import {parseInput} from '../shared/input.js'
+import {maxAmount, parseInput} from '../shared/input.js'
 import {createLogger} from '../shared/logger.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {creditHandler, publishDecision} from './decide.js'
@@ -14,7 +14,7 @@ const creditConfig = baseConfig.extend({
 
 const overrideBody = z.object({
   orderId: z.string().trim().min(1).max(128),
-  amount: z.number().finite().positive(),
+  amount: z.number().finite().positive().max(maxAmount),
   approver: z.string().trim().min(1).max(128),
 })
 

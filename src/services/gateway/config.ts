@@ -48,6 +48,8 @@ export const gatewayConfig = baseConfig.extend({
   /** Events kept for `Last-Event-ID` replay; an older id gets `resync_required`. */
   SSE_REPLAY_BUFFER: z.coerce.number().int().positive().default(65_536),
   SSE_MAX_CLIENTS_PER_IP: z.coerce.number().int().positive().default(256),
+  /** Below the per-IP cap, so one account on a host cannot lock every other account out. */
+  SSE_MAX_CLIENTS_PER_ACCOUNT: z.coerce.number().int().positive().default(32),
   SSE_MAX_PENDING_BYTES: z.coerce
     .number()
     .int()

@@ -82,6 +82,7 @@ export class Gateway {
       heartbeatMs: config.SSE_HEARTBEAT_MS,
       maxPendingBytes: config.SSE_MAX_PENDING_BYTES,
       maxClientsPerIp: config.SSE_MAX_CLIENTS_PER_IP,
+      maxClientsPerOwner: config.SSE_MAX_CLIENTS_PER_ACCOUNT,
     })
     this.ring = new EventRing(config.SSE_REPLAY_BUFFER)
     this.outbox = new WalOutbox({

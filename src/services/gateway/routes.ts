@@ -124,13 +124,18 @@ export function registerGatewayRoutes(
 
   app.get('/stream', {onRequest}, async (request, reply) => {
     const accountId = request.accountId
-    gateway.catchUp(gateway.hub.attach(request, reply, {filter: {accountId}}))
+    gateway.catchUp(gateway.hub.attach(request, reply, {filter: {accountId}, owner: `account ${accountId}`}))
   })
 
   app.get('/orders/:id/stream', {onRequest, schema: {params: idParams}}, async (request, reply) => {
     const accountId = request.accountId
     const order = ownOrder(request, accountId)
-    gateway.catchUp(gateway.hub.attach(request, reply, {filter: {accountId, orderId: order.orderId}}))
+    gateway.catchUp(
+      gateway.hub.attach(request, reply, {
+        filter: {accountId, orderId: order.orderId},
+        owner: `account ${accountId}`,
+      }),
+    )
   })
 
   app.get(
@@ -139,7 +144,10 @@ export function registerGatewayRoutes(
       schema: {
         querystring: {
           type: 'object',
-          properties: {fromSeq: {type: 'integer', minimum: 1}, limit: {type: 'integer', minimum: 1}},
+          properties: {
+            fromSeq: {type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER},
+            limit: {type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER},
+          },
         },
       },
     },

@@ -37,7 +37,8 @@ export function evaluateDetailPath(path: string, event: {detail?: unknown}): unk
     const next: unknown[] = []
     for (const value of current) {
       if (value === null || typeof value !== 'object') continue
-      if (step.kind === 'wildcard') next.push(...Object.values(value))
+      // One push per value: spreading a 300,000-element array into push() overflows the stack.
+      if (step.kind === 'wildcard') for (const child of Object.values(value)) next.push(child)
       else if (step.kind === 'index') {
         if (Array.isArray(value) && step.index < value.length) next.push(value[step.index])
       } else if (Object.hasOwn(value, step.key)) next.push((value as Record<string, unknown>)[step.key])

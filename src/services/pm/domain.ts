@@ -32,6 +32,9 @@ export interface Timesheet {
   updatedAt: string
   approvedAt?: string
   eventId?: string
+  /** Idempotency-Key and shard of the approval, so a replay of that approve answers what it did. */
+  approvalKey?: string
+  approvalShard?: number
   invoiceId?: string
 }
 
@@ -234,7 +237,7 @@ export function applyTimesheetAction(
   id: string,
   action: string,
   now: Date,
-  extra: {eventId?: string} = {},
+  extra: {eventId?: string; approvalKey?: string; approvalShard?: number} = {},
 ): Timesheet {
   const {timesheet, to} = checkTimesheetAction(state, id, action)
   timesheet.status = to
@@ -242,6 +245,8 @@ export function applyTimesheetAction(
   if (to === 'approved') {
     timesheet.approvedAt = timesheet.updatedAt
     if (extra.eventId) timesheet.eventId = extra.eventId
+    if (extra.approvalKey !== undefined) timesheet.approvalKey = extra.approvalKey
+    if (extra.approvalShard !== undefined) timesheet.approvalShard = extra.approvalShard
   }
   addEvent(state, {
     type: `timesheet.${action}`,

@@ -4,6 +4,7 @@ import {packageRoot} from '../../lib/package-root.js'
 import type {RunningService, ServiceMain} from '../registry.js'
 import {baseConfig, parseConfig} from '../shared/config.js'
 import {createLogger} from '../shared/logger.js'
+import {RateLimiter} from '../shared/rate-limit.js'
 import {readAdminToken, startServiceBase} from '../shared/service-base.js'
 import {SseHub} from '../shared/sse.js'
 import {linkInvoice} from './domain.js'
@@ -22,6 +23,11 @@ const pmConfig = baseConfig.extend({
     .default(5 * 1024 * 1024),
   TELEMETRY_LOG_MAX_ARCHIVES: z.coerce.number().int().min(0).default(3),
   METRICS_CACHE_MS: z.coerce.number().int().min(0).default(5000),
+  /** Streams one address may hold on each of /metrics/stream and the telemetry stream (429 beyond). */
+  SSE_MAX_CLIENTS_PER_IP: z.coerce.number().int().positive().default(1024),
+  /** Telemetry POSTs one address may send per second, sustained, and at once (429 rate_limited beyond). */
+  TELEMETRY_RATE_PER_SEC: z.coerce.number().positive().finite().default(50),
+  TELEMETRY_RATE_BURST: z.coerce.number().int().positive().default(100),
   POC_HOME: z.string().optional(),
 })
 
@@ -46,11 +52,13 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     logPath: config.TELEMETRY_LOG_PATH ?? path.join(home, 'logs', 'telemetry.log'),
     maxLogBytes: config.TELEMETRY_MAX_LOG_BYTES,
     maxArchives: config.TELEMETRY_LOG_MAX_ARCHIVES,
+    onListenerError: (error) =>
+      logger.error({err: error}, 'a telemetry subscriber failed; the event is recorded'),
   })
   await telemetry.load()
 
-  const metricsHub = new SseHub()
-  const telemetryHub = new SseHub<Partial<TelemetryQuery>>()
+  const metricsHub = new SseHub({maxClientsPerIp: config.SSE_MAX_CLIENTS_PER_IP})
+  const telemetryHub = new SseHub<Partial<TelemetryQuery>>({maxClientsPerIp: config.SSE_MAX_CLIENTS_PER_IP})
   const base = await startServiceBase('pm', config, {
     logger,
     health: async () => {
@@ -73,6 +81,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     seedFile: config.PM_SEED_FILE,
     metricsCacheMs: config.METRICS_CACHE_MS,
     adminToken: await readAdminToken(home),
+    telemetryLimiter: new RateLimiter(config.TELEMETRY_RATE_PER_SEC, config.TELEMETRY_RATE_BURST),
     idempotencyStats: () => ({ttlMs: config.IDEMP_TTL_MS}),
   })
 

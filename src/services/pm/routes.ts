@@ -1,9 +1,10 @@
 import {z} from 'zod'
 import type {Envelope} from '../shared/envelope.js'
 import {makeEnvelope} from '../shared/envelope.js'
-import {assertAdmin, type HttpServer} from '../shared/http.js'
+import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
 import {idempotencyKeyOf} from '../shared/idempotency-key.js'
 import {parseInput} from '../shared/input.js'
+import type {RateLimiter} from '../shared/rate-limit.js'
 import type {SseHub} from '../shared/sse.js'
 import {
   applyTimesheetAction,
@@ -34,6 +35,8 @@ export interface PmDeps {
   /** From $POC_HOME/secrets when configured: POST /admin/reset then needs it as a bearer token. */
   adminToken?: string
   idempotencyStats: () => Record<string, number>
+  /** Telemetry POSTs per remote address; unlimited without one. */
+  telemetryLimiter?: RateLimiter
   now?: () => Date
 }
 
@@ -51,7 +54,7 @@ const listQuery = z.object({
 const invoiceQuery = z.object({
   keyword: z.string().optional(),
   status: z.string().optional(),
-  page: z.coerce.number().int().min(1).default(1),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(100).default(10),
   sortBy: z.enum(['createdAt', 'invoiceId', 'timesheetId', 'status', 'amount']).default('createdAt'),
   sortDir: z.enum(['asc', 'desc']).default('desc'),
@@ -138,42 +141,77 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
     return {ok: true, item}
   })
 
-  app.delete<{Params: {id: string}}>('/api/v1/timesheets/:id', async (request) => {
-    const item = await change((state) => deleteTimesheet(state, request.params.id, now()))
-    return {ok: true, item}
-  })
+  // A timesheet's transitions run one at a time: approve checks the state, publishes, then
+  // applies, and another request slipping in between (a second approve with another key, a
+  // reject) would leave an event for a transition that never happened, i.e. a second invoice.
+  const oneAtATime = serialPerKey()
+
+  app.delete<{Params: {id: string}}>('/api/v1/timesheets/:id', async (request) =>
+    oneAtATime(request.params.id, async () => {
+      const item = await change((state) => deleteTimesheet(state, request.params.id, now()))
+      return {ok: true, item}
+    }),
+  )
 
   app.post<{Params: {id: string; action: string}}>('/api/v1/timesheets/:id/:action', async (request) => {
     const {id, action} = request.params
     if (action !== 'approve') {
-      const item = await change((state) => applyTimesheetAction(state, id, action, now()))
-      return {ok: true, item}
+      return oneAtATime(id, async () => {
+        const item = await change((state) => applyTimesheetAction(state, id, action, now()))
+        return {ok: true, item}
+      })
     }
-    const {timesheet} = checkTimesheetAction(store.current as PmState, id, action)
     // One approval of one timesheet has one idempotency key, so a retried approve never bills twice.
     const key = idempotencyKeyOf(request) ?? `timesheet-approved:${id}`
-    const published = await approve(id, key, {
-      timesheetId: id,
-      projectCode: timesheet.projectCode,
-      hours: timesheet.hours,
-      userName: timesheet.userName,
+    return oneAtATime(id, async () => {
+      const current = store.current.timesheets.find((t) => t.id === id)
+      if (current?.status === 'approved' && current.approvalKey === key && current.eventId) {
+        return {
+          ok: true,
+          item: current,
+          eventId: current.eventId,
+          shard: current.approvalShard,
+          idempotent: true,
+        }
+      }
+      const {timesheet} = checkTimesheetAction(store.current as PmState, id, action)
+      const published = await approve(id, key, {
+        timesheetId: id,
+        projectCode: timesheet.projectCode,
+        hours: timesheet.hours,
+        userName: timesheet.userName,
+      })
+      const item = await change((state) =>
+        applyTimesheetAction(state, id, action, now(), {
+          eventId: published.eventId,
+          approvalKey: key,
+          approvalShard: published.shard,
+        }),
+      )
+      return {ok: true, item, ...published}
     })
-    const item = await change((state) =>
-      applyTimesheetAction(state, id, action, now(), {eventId: published.eventId}),
-    )
-    return {ok: true, item, ...published}
   })
 
+  // The seed's producer sends one approval per message, also for timesheets already approved
+  // (poc produce cycles TS-001…TS-010), so this publishes every time; it moves a submitted
+  // timesheet to approved under the same lock as the API's approve, so that transition is one event.
   app.post('/timesheets/approve', async (request, reply) => {
     const body = parseInput(approveShortcut, request.body)
     const key = idempotencyKeyOf(request) ?? crypto.randomUUID()
-    const published = await approve(body.timesheetId, key, body)
-    const known = store.current.timesheets.find((t) => t.id === body.timesheetId)
-    if (known && known.status === 'submitted') {
-      await change((state) =>
-        applyTimesheetAction(state, body.timesheetId, 'approve', now(), {eventId: published.eventId}),
-      )
-    }
+    const published = await oneAtATime(body.timesheetId, async () => {
+      const result = await approve(body.timesheetId, key, body)
+      const known = store.current.timesheets.find((t) => t.id === body.timesheetId)
+      if (known?.status === 'submitted') {
+        await change((state) =>
+          applyTimesheetAction(state, body.timesheetId, 'approve', now(), {
+            eventId: result.eventId,
+            approvalKey: key,
+            approvalShard: result.shard,
+          }),
+        )
+      }
+      return result
+    })
     reply.code(202)
     return {accepted: true, ...published}
   })
@@ -221,6 +259,17 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   })
 
   app.post('/api/v1/telemetry/ui', async (request, reply) => {
+    const waitSec = deps.telemetryLimiter?.take(request.socket.remoteAddress ?? '')
+    if (waitSec !== undefined) {
+      void reply.header('retry-after', String(waitSec))
+      const {perSec, burst} = deps.telemetryLimiter as RateLimiter
+      throw new HttpError(
+        429,
+        'rate_limited',
+        `too much telemetry from this address (limit ${perSec}/s, burst ${burst}); retry in ${waitSec} s`,
+        {retryAfterSec: waitSec},
+      )
+    }
     await telemetry.record(request.body, now())
     reply.code(204)
   })
@@ -248,7 +297,7 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
     deps.telemetryHub.broadcast(
       'telemetry',
       event,
-      (client) => matches(event, client.filter),
+      (client) => matchesSafely(event, client.filter),
       String(event.id),
     ),
   )
@@ -261,4 +310,29 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   })
 
   return {notifyChange}
+}
+
+/** Runs the calls for one key one after another (calls for other keys are not held up). */
+function serialPerKey(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>()
+  return async (key, fn) => {
+    const previous = tails.get(key) ?? Promise.resolve()
+    const run = previous.then(fn, fn)
+    const tail = run.catch(() => undefined)
+    tails.set(key, tail)
+    try {
+      return await run
+    } finally {
+      if (tails.get(key) === tail) tails.delete(key)
+    }
+  }
+}
+
+/** A filter that cannot be evaluated on an event does not match it; it never stops the broadcast. */
+function matchesSafely(event: Parameters<typeof matches>[0], filter: Partial<TelemetryQuery>): boolean {
+  try {
+    return matches(event, filter)
+  } catch {
+    return false
+  }
 }

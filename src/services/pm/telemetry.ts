@@ -44,7 +44,7 @@ export const telemetryQuery = z.object({
   sort: z.enum(sortKeys).default('receivedAt'),
   order: z.enum(['asc', 'desc']).default('desc'),
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 })
 export type TelemetryQuery = z.infer<typeof telemetryQuery>
 
@@ -58,6 +58,8 @@ export interface TelemetryOptions {
   maxLogBytes: number
   maxArchives: number
   keep?: number
+  /** Told when a listener throws; the event is recorded and the POST answered anyway. */
+  onListenerError?: (error: unknown) => void
 }
 
 export class TelemetryStore {
@@ -114,7 +116,14 @@ export class TelemetryStore {
     const stored = this.writing.then(async () => {
       await this.append(event)
       this.remember(event)
-      for (const listener of this.listeners) listener(event)
+      // A subscriber (a stream's filter) failing is the subscriber's problem, never the sender's.
+      for (const listener of this.listeners) {
+        try {
+          listener(event)
+        } catch (error) {
+          this.options.onListenerError?.(error)
+        }
+      }
     })
     // One failed append must not fail every later event.
     this.writing = stored.catch(() => undefined)

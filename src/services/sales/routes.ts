@@ -3,7 +3,7 @@ import {exchanges, type PublishRequest, type PublishResult} from '../shared/bus.
 import {makeEnvelope} from '../shared/envelope.js'
 import type {HttpServer} from '../shared/http.js'
 import {idempotencyKeyOf} from '../shared/idempotency-key.js'
-import {parseInput} from '../shared/input.js'
+import {maxAmount, parseInput} from '../shared/input.js'
 import {shardOf} from '../shared/shard.js'
 
 export const orderConfirmedType = 'sales.order.confirmed'
@@ -11,7 +11,7 @@ export const orderConfirmedType = 'sales.order.confirmed'
 const confirmBody = z.object({
   orderId: z.string().trim().min(1).max(128),
   customerId: z.string().trim().min(1).max(128),
-  amount: z.number().finite().positive(),
+  amount: z.number().finite().positive().max(maxAmount),
   projectId: z.string().trim().min(1).max(128).optional(),
 })
 

@@ -1,5 +1,7 @@
-import {STATUS_CODES} from 'node:http'
+import {timingSafeEqual} from 'node:crypto'
+import {type IncomingMessage, STATUS_CODES, type Server, type ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
+import type {Duplex} from 'node:stream'
 import {
   fastify,
   LogController,
@@ -32,6 +34,8 @@ export interface HttpServerOptions {
   logger: Logger
   registry: Registry
   bodyLimitBytes?: number
+  /** Deepest nesting of arrays and objects a JSON body may have (400 `nesting_too_deep` beyond). */
+  maxJsonDepth?: number
   /** Extra fields for GET /health; `ok: false` among them turns the answer into a 503. */
   health?: () => Promise<HealthReport> | HealthReport
   /**
@@ -67,6 +71,7 @@ export function createHttpServer({
   logger,
   registry,
   bodyLimitBytes = 1024 * 1024,
+  maxJsonDepth = defaultMaxJsonDepth,
   health,
   requestLogLevel = 'info',
   serverFactory,
@@ -85,6 +90,7 @@ export function createHttpServer({
   })
   // Our services speak JSON only, so a text/plain body is refused (415) rather than handed over as a string.
   app.removeContentTypeParser('text/plain')
+  answerBelowFastify(app.server)
 
   const {requests, durations} = httpMetrics(registry)
 
@@ -97,6 +103,18 @@ export function createHttpServer({
     const line = {method: request.method, url: request.url, status: reply.statusCode, ms}
     if (QUIET_ROUTES.has(route) || requestLogLevel === 'debug') request.log.debug(line, 'request')
     else request.log.info(line, 'request')
+  })
+
+  // Before any schema or handler sees the body: a document nested thousands deep overflows the
+  // stack of whatever recurses over it later (JSON.stringify, a validator), and JSON.parse
+  // turns 1e309 into Infinity, which passes as a number everywhere.
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== undefined) checkJsonValue(request.body, 'body', maxJsonDepth)
+  })
+  // After validation, which is where query and path strings become numbers ("1e309" → Infinity).
+  app.addHook('preHandler', async (request) => {
+    checkJsonValue(request.query, 'querystring', 2)
+    checkJsonValue(request.params, 'params', 2)
   })
 
   app.setNotFoundHandler((request, reply) => {
@@ -133,6 +151,47 @@ export function createHttpServer({
   })
 
   return app
+}
+
+/** Deep enough for any document our APIs take, far from what overflows a recursive walk. */
+export const defaultMaxJsonDepth = 64
+
+/**
+ * Refuses a non-finite number anywhere in `value`, or nesting deeper than `maxDepth`; walks
+ * iteratively, so the check itself cannot overflow whatever it is given.
+ */
+export function checkJsonValue(value: unknown, where: string, maxDepth: number): void {
+  const pending: Array<{value: unknown; depth: number; path: string[]}> = [{value, depth: 0, path: []}]
+  while (pending.length > 0) {
+    const next = pending.pop()!
+    if (typeof next.value === 'number' && !Number.isFinite(next.value)) {
+      const field = next.path.join('.')
+      throw new HttpError(
+        400,
+        'validation_failed',
+        `${[where, ...next.path].join('.')} must be a finite number`,
+        {
+          field,
+        },
+      )
+    }
+    if (typeof next.value !== 'object' || next.value === null) continue
+    if (next.depth >= maxDepth) {
+      throw new HttpError(
+        400,
+        'nesting_too_deep',
+        `${where} is nested more than ${maxDepth} levels deep; send a flatter document`,
+        {maxDepth},
+      )
+    }
+    const entries = Array.isArray(next.value) ? next.value.entries() : Object.entries(next.value)
+    for (const [key, child] of entries) {
+      // Only containers and numbers can fail; strings and the like need no stack entry.
+      if (typeof child === 'number' || (typeof child === 'object' && child !== null)) {
+        pending.push({value: child, depth: next.depth + 1, path: [...next.path, String(key)]})
+      }
+    }
+  }
 }
 
 function sendError(reply: FastifyReply, {status, body}: ErrorAnswer): void {
@@ -196,6 +255,54 @@ function internal(requestId: string): ErrorAnswer {
   }
 }
 
+/**
+ * What node:http answers on its own, before any handler runs, with an empty body (a request
+ * without Host, an Expect it does not know) or no answer at all (CONNECT drops the socket):
+ * here they get the JSON contract too. Works on a server a serverFactory made, whose
+ * request listener is already attached.
+ */
+function answerBelowFastify(server: Server): void {
+  // Node would answer 400 with an empty body; the check moves in front of the request listeners.
+  Object.assign(server, {requireHostHeader: false})
+  const listeners = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
+  server.removeAllListeners('request')
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+      res.shouldKeepAlive = false
+      writeJson(res, 400, 'missing_host', 'an HTTP/1.1 request needs a Host header')
+      return
+    }
+    for (const listener of listeners) listener.call(server, req, res)
+  })
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    writeJson(
+      res,
+      417,
+      'expectation_failed',
+      `Expect: ${req.headers.expect ?? ''} is not supported; send no Expect header`,
+    )
+  })
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify({
+      error: 'method_not_allowed',
+      message: 'CONNECT is not supported: this is no proxy',
+    })
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  })
+}
+
+function writeJson(res: ServerResponse, status: number, error: string, message: string): void {
+  const body = JSON.stringify({error, message})
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  })
+  res.end(body)
+}
+
 /** Errors below HTTP (unparsable request line, oversized headers) still get the JSON contract. */
 function answerClientError(error: Error & {code?: string}, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return
@@ -244,14 +351,38 @@ export async function close(app: HttpServer, graceMs = 10_000): Promise<void> {
 const loopbackAddresses = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
 
 /**
- * Admin endpoints (reset, rebuild) answer on localhost only, and need the bearer token from
- * `$POC_HOME/secrets/admin-token` when one is configured (SPEC §7).
+ * Admin endpoints (reset, rebuild) answer on localhost only, to the bearer token from
+ * `$POC_HOME/secrets/admin-token` (SPEC §7), and never to a browser. Without a configured token
+ * they refuse everything: an admin route open by default is one a port scan can empty.
  */
 export function assertAdmin(request: FastifyRequest, token: string | undefined): void {
   if (!loopbackAddresses.has(request.socket.remoteAddress ?? '')) {
     throw new HttpError(403, 'forbidden', 'admin endpoints answer on localhost only')
   }
-  if (token && request.headers.authorization !== `Bearer ${token}`) {
-    throw new HttpError(401, 'unauthorized', 'admin endpoints need the token from $POC_HOME/secrets')
+  // A page in a browser can POST to localhost (no preflight for a simple request); the browser
+  // always says where it came from, our CLI never does.
+  const origin = request.headers.origin ?? request.headers['sec-fetch-site']
+  if (origin !== undefined) {
+    throw new HttpError(403, 'forbidden', 'admin endpoints refuse requests from a browser (Origin header)')
   }
+  if (token === undefined) {
+    throw new HttpError(
+      401,
+      'unauthorized',
+      'admin endpoints are closed: this service started without $POC_HOME/secrets/admin-token; poc up creates it',
+    )
+  }
+  if (!sameSecret(request.headers.authorization ?? '', `Bearer ${token}`)) {
+    throw new HttpError(
+      401,
+      'unauthorized',
+      'admin endpoints need Authorization: Bearer <the token in $POC_HOME/secrets/admin-token>',
+    )
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
 }

@@ -11,6 +11,11 @@ export interface SseHubOptions {
   maxPendingBytes?: number
   /** Open streams one remote address may hold; a further one is refused with 429. Unlimited when unset. */
   maxClientsPerIp?: number
+  /**
+   * Open streams one owner (the `owner` given to attach, e.g. an account) may hold, so that one
+   * owner cannot take every stream an address may have. Unlimited when unset.
+   */
+  maxClientsPerOwner?: number
 }
 
 export interface SseClient<F> {
@@ -32,9 +37,17 @@ export interface SseStats {
 interface Connection<F> extends SseClient<F> {
   readonly res: ServerResponse
   readonly ip: string
+  readonly owner: string | undefined
 }
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n')
+
+const streamHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+}
 
 /**
  * Server-sent events for many clients. A broadcast is serialised once and the same bytes are
@@ -47,7 +60,9 @@ export class SseHub<F = undefined> {
   private readonly retryMs: number
   private readonly maxPendingBytes: number
   private readonly maxClientsPerIp: number
+  private readonly maxClientsPerOwner: number
   private readonly perIp = new Map<string, number>()
+  private readonly perOwner = new Map<string, number>()
   private readonly heartbeat: NodeJS.Timeout
   private nextClientId = 1
   private sequence = 0
@@ -60,7 +75,9 @@ export class SseHub<F = undefined> {
     retryMs = 3000,
     maxPendingBytes = 1024 * 1024,
     maxClientsPerIp = Number.POSITIVE_INFINITY,
+    maxClientsPerOwner = Number.POSITIVE_INFINITY,
   }: SseHubOptions = {}) {
+    this.maxClientsPerOwner = maxClientsPerOwner
     this.retryMs = retryMs
     this.maxPendingBytes = maxPendingBytes
     this.maxClientsPerIp = maxClientsPerIp
@@ -75,7 +92,7 @@ export class SseHub<F = undefined> {
   attach(
     request: FastifyRequest,
     reply: FastifyReply,
-    options: {lastEventId?: string; filter?: F} = {},
+    options: {lastEventId?: string; filter?: F; owner?: string} = {},
   ): SseClient<F> {
     if (this.closed)
       throw new HttpError(503, 'shutting_down', 'the service is shutting down; reconnect shortly')
@@ -88,8 +105,22 @@ export class SseHub<F = undefined> {
         `${ip} already holds ${open} event streams (the limit is ${this.maxClientsPerIp}); close one first`,
       )
     }
+    const owned = options.owner === undefined ? 0 : (this.perOwner.get(options.owner) ?? 0)
+    if (owned >= this.maxClientsPerOwner) {
+      throw new HttpError(
+        429,
+        'too_many_streams',
+        `${options.owner} already holds ${owned} event streams (the limit is ${this.maxClientsPerOwner}); close one first`,
+      )
+    }
     reply.hijack()
     const res = reply.raw
+    // HEAD asks for the headers only: a stream kept open for it never ends, as it has no body.
+    if (request.method === 'HEAD') {
+      res.writeHead(200, streamHeaders)
+      res.end()
+      return {id: 0, filter: options.filter as F, lastEventId: undefined}
+    }
     const header = request.headers['last-event-id']
     const connection: Connection<F> = {
       id: this.nextClientId++,
@@ -97,13 +128,9 @@ export class SseHub<F = undefined> {
       lastEventId: options.lastEventId ?? (Array.isArray(header) ? header[0] : header),
       res,
       ip,
+      owner: options.owner,
     }
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    })
+    res.writeHead(200, streamHeaders)
     res.write(`retry: ${this.retryMs}\n\n`)
     this.add(connection)
     res.once('close', () => this.remove(connection))
@@ -154,11 +181,14 @@ export class SseHub<F = undefined> {
     for (const connection of this.connections) connection.res.end()
     this.connections.clear()
     this.perIp.clear()
+    this.perOwner.clear()
   }
 
   private add(connection: Connection<F>): void {
     this.connections.add(connection)
     this.perIp.set(connection.ip, (this.perIp.get(connection.ip) ?? 0) + 1)
+    if (connection.owner !== undefined)
+      this.perOwner.set(connection.owner, (this.perOwner.get(connection.owner) ?? 0) + 1)
   }
 
   private remove(connection: Connection<F>): void {
@@ -166,6 +196,10 @@ export class SseHub<F = undefined> {
     const left = (this.perIp.get(connection.ip) ?? 1) - 1
     if (left > 0) this.perIp.set(connection.ip, left)
     else this.perIp.delete(connection.ip)
+    if (connection.owner === undefined) return
+    const owned = (this.perOwner.get(connection.owner) ?? 1) - 1
+    if (owned > 0) this.perOwner.set(connection.owner, owned)
+    else this.perOwner.delete(connection.owner)
   }
 
   private frame(event: string, data: unknown, id?: string): Buffer {
