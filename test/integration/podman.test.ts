@@ -125,7 +125,7 @@ describe('the podman runtime', {skip, timeout: 1_200_000}, () => {
       failed.map((s) => `${s.id}: ${s.reason}`),
       [],
     )
-    assert.equal(result.last.scenarios.filter((s) => s.status === 'passed').length, 12)
+    assert.equal(result.last.scenarios.filter((s) => s.status === 'passed').length, 13)
     assert.equal(run.exitCode, 0)
   })
 
