@@ -11,7 +11,15 @@ const stateColour: Record<ComponentState, (text: string) => string> = {
   unavailable: chalk.dim,
 }
 
-export function componentTable(components: ComponentReport[], options: {showUnavailable: boolean}): string[] {
+/**
+ * `poc status` shows how long each component has run (UPTIME); `poc up` how long each took to
+ * become ready (READY IN), which is what it measured.
+ */
+export function componentTable(
+  components: ComponentReport[],
+  options: {showUnavailable: boolean; time?: 'uptime' | 'ready'},
+): string[] {
+  const readyColumn = options.time === 'ready'
   const shown = components.filter((c) => options.showUnavailable || c.state !== 'unavailable')
   const containers = shown.some((c) => c.container)
   const rows = shown.map((c) => [
@@ -21,11 +29,20 @@ export function componentTable(components: ComponentReport[], options: {showUnav
     ...(containers ? [c.container ? `${c.container.id} ${chalk.dim(c.container.image)}` : '-'] : []),
     c.version ?? '-',
     Object.values(c.ports).join(',') || '-',
-    c.uptimeMs === undefined ? '-' : formatDuration(c.uptimeMs),
+    ...[readyColumn ? c.readyMs : c.uptimeMs].map((ms) => (ms === undefined ? '-' : formatDuration(ms))),
     c.state === 'unavailable' || c.state === 'down' ? chalk.dim(c.reason ?? '') : mainUrl(c),
   ])
   return renderTable(
-    ['COMPONENT', 'STATE', 'PID', ...(containers ? ['CONTAINER'] : []), 'VERSION', 'PORTS', 'UPTIME', 'URL'],
+    [
+      'COMPONENT',
+      'STATE',
+      'PID',
+      ...(containers ? ['CONTAINER'] : []),
+      'VERSION',
+      'PORTS',
+      readyColumn ? 'READY IN' : 'UPTIME',
+      'URL',
+    ],
     rows,
   )
 }

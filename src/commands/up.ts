@@ -106,7 +106,8 @@ ${exitCodesHelp}`
     const started = result.components.filter((c) => c.action === 'started' || c.action === 'restarted')
     const unchanged = result.components.filter((c) => c.action === 'unchanged')
     this.say()
-    for (const line of componentTable(result.components, {showUnavailable: true})) this.say(line)
+    for (const line of componentTable(result.components, {showUnavailable: true, time: 'ready'}))
+      this.say(line)
     this.say()
     if (started.length === 0 && unchanged.length > 0) {
       this.say(`Nothing to do: ${unchanged.map((c) => c.name).join(', ')} already running.`)

@@ -215,7 +215,9 @@ const rabbitmq: ComponentSpec = {
   readiness: (ctx) =>
     allOf(
       amqpConnect(amqpUrl(ctx), `amqp://${ctx.host}:${ctx.ports.amqp}`),
-      http(`http://${ctx.host}:${ctx.ports.management}/api/healthchecks/node`, {
+      // Every virtual host running on the node; /api/healthchecks/node is deprecated and logs a
+      // warning on every call.
+      http(`http://${ctx.host}:${ctx.ports.management}/api/health/checks/virtual-hosts`, {
         headers: {authorization: guestAuthorization},
         body: (json) =>
           (json as {status?: string}).status === 'ok' ? undefined : `node health: ${JSON.stringify(json)}`,
