@@ -31,16 +31,18 @@ export function smokeView(options: {
   return taskListView(options.scenarios)
 }
 
-export function resultLine(result: ScenarioResult): string {
+/** One scenario's outcome; the live task list draws its own ✔/✖/↓, so it asks for the line without one. */
+export function resultLine(result: ScenarioResult, options: {symbol: boolean} = {symbol: true}): string {
   const name = `${result.number} ${result.id}`
   const time = chalk.dim(`(${formatDuration(result.durationMs)})`)
+  const mark = (symbol: string) => (options.symbol ? `${symbol} ` : '')
   switch (result.status) {
     case 'passed':
-      return `${chalk.green('✔')} ${name} ${time}${result.summary ? ` ${chalk.dim(result.summary)}` : ''}`
+      return `${mark(chalk.green('✔'))}${name} ${time}${result.summary ? ` ${chalk.dim(result.summary)}` : ''}`
     case 'failed':
-      return `${chalk.red('✖')} ${name} ${time} ${chalk.red(result.reason ?? 'failed')}`
+      return `${mark(chalk.red('✖'))}${name} ${time} ${chalk.red(result.reason ?? 'failed')}`
     case 'skipped':
-      return `${chalk.yellow('↓')} ${name} ${chalk.dim(`skipped: ${result.reason ?? ''}`)}`
+      return `${mark(chalk.yellow('↓'))}${name} ${chalk.dim(`skipped: ${result.reason ?? ''}`)}`
   }
 }
 
@@ -60,9 +62,10 @@ function taskListView(scenarios: Scenario[]): SmokeView {
         task: async (_ctx: unknown, task: {title: string; skip(message?: string): void}) => {
           const result = await results.get(scenario.id)
           if (!result) return task.skip(`${scenario.number} ${scenario.id}: not run`)
-          if (result.status === 'skipped') return task.skip(resultLine(result))
-          if (result.status === 'failed') throw new Error(resultLine(result))
-          task.title = resultLine(result)
+          const line = resultLine(result, {symbol: false})
+          if (result.status === 'skipped') return task.skip(line)
+          if (result.status === 'failed') throw new Error(line)
+          task.title = line
         },
       })),
       {concurrent: false, exitOnError: false, registerSignalListeners: false},

@@ -30,6 +30,26 @@ describe('ports', () => {
     assert.equal(await checkPortFree(port), undefined)
     assert.equal(findPortHolder(port), undefined)
   })
+
+  it('names the owner of a port held by the client end of a connection, and says so', async () => {
+    const {server, port} = await listen()
+    // A port the kernel handed out for a connection (auto-bound: no SO_REUSEADDR) blocks a listener's bind.
+    const client = net.connect({port, host: '127.0.0.1'})
+    await new Promise((resolve) => client.once('connect', resolve))
+    const local = client.localPort as number
+    try {
+      const holder = await checkPortFree(local)
+      assert.equal(holder?.pid, process.pid)
+      assert.equal(holder?.connection, true)
+      assert.match(
+        describeHolder(holder ?? {}),
+        new RegExp(`^pid ${process.pid} \\(.*node.*\\), the local end of one of its connections$`),
+      )
+    } finally {
+      client.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
 })
 
 describe('processes', () => {

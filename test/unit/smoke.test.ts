@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
+import {stripVTControlCharacters} from 'node:util'
 import {toJUnit} from '../../src/checks/smoke/junit.js'
 import {webhookMessage} from '../../src/checks/smoke/loop.js'
 import {selectScenarios} from '../../src/checks/smoke/run.js'
 import {scenarios, unhealthyBecause} from '../../src/checks/smoke/scenarios.js'
 import type {SmokeReport} from '../../src/checks/smoke/types.js'
+import {resultLine} from '../../src/cli/smoke-view.js'
 import {PocError} from '../../src/stack/errors.js'
 
 describe('smoke scenario selection', () => {
@@ -160,5 +162,22 @@ describe('webhook messages', () => {
       2,
     )
     assert.match(text, /RECOVERED .*all 11 scenarios pass again after 2 failed run\(s\)/)
+  })
+})
+
+describe('scenario result lines', () => {
+  const passed = {
+    id: 'infra',
+    number: 1,
+    status: 'passed',
+    durationMs: 12,
+    summary: 'rabbitmq, redis',
+  } as const
+
+  it('carry their own mark in plain output, and none for the live task list, which draws its own', () => {
+    const plain = stripVTControlCharacters(resultLine(passed as never))
+    const forTaskList = stripVTControlCharacters(resultLine(passed as never, {symbol: false}))
+    assert.equal(plain, '✔ 1 infra (12ms) rabbitmq, redis')
+    assert.equal(forTaskList, '1 infra (12ms) rabbitmq, redis')
   })
 })
