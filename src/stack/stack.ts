@@ -125,6 +125,14 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
     const {state, runtime} = await reconcile(loaded.state, request, home)
     try {
       return await upWith(runtime, state)
+    } catch (error) {
+      // Nothing runs (a port taken, an image missing, or everything started was stopped again):
+      // what the runtime made for this call goes too, e.g. the podman service it started.
+      if (state.components.length === 0) {
+        await runtime.teardown().catch(() => undefined)
+        await rm(home.stateFile, {force: true})
+      }
+      throw error
     } finally {
       await runtime.close()
     }
@@ -262,12 +270,7 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
           progress({component: record.name, phase: 'stopped'})
         }
         await saving.catch(() => undefined)
-        if (state.components.length === 0) {
-          await runtime.teardown().catch(() => undefined)
-          await rm(home.stateFile, {force: true})
-        } else {
-          await writeState(home, state)
-        }
+        if (state.components.length > 0) await writeState(home, state)
         if (context.signal?.aborted) {
           throw new PocError(
             `interrupted: stopped the ${startedHere.length} component(s) this call had started`,

@@ -8,6 +8,7 @@ import Docker from 'dockerode'
 import {execa} from 'execa'
 import {podmanBinary} from '../../src/stack/engine/connect.js'
 import {pocContainersConf} from '../../src/stack/engine/containers-conf.js'
+import {listPids} from '../../src/stack/proc.js'
 import type {SmokeSessionResult} from '../../src/checks/smoke/loop.js'
 import type {StackState} from '../../src/stack/state.js'
 import type {StatusResult, UpResult} from '../../src/stack/stack.js'
@@ -168,8 +169,17 @@ describe('the podman runtime', {skip, timeout: 1_200_000}, () => {
       )
       assert.equal(run.exitCode, 3, run.stderr)
       assert.match(run.stderr, new RegExp(`port ${port} \\(redis redis\\) is taken by pid ${process.pid}`))
-      // The stack's own engine still answers, and the other home created no container.
+      // The stack's own engine still answers, and the other home created no container and left
+      // no podman service of its own running.
       assert.deepEqual(await stackContainers(engineOf(home), other), [])
+      const services = listPids().filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${other}/run/podman.sock`)
+        } catch {
+          return false
+        }
+      })
+      assert.deepEqual(services.map(describeProcess), [])
     } finally {
       server.close()
       await cleanup(other)
