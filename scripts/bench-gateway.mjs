@@ -6,7 +6,9 @@
 //      a bare node:http server answering the same JSON, same tool, same connections, same run
 //      (alternated, best of two each);
 //   2. after `poc reset --gateway` (which also clears the gateway's histograms), a constant
-//      5,000 orders/s: the gateway's own fast_path_processing p50/p99/p999 and durable_ack p99.
+//      5,000 orders/s: the gateway's own fast_path_processing p50/p99/p999 and durable_ack p99;
+//   3. the cost of the synchronous mode (AUDIT_ASYNC_WAL=false: each 202 waits for its order's
+//      fdatasync): max throughput and the client's latency at the same constant rate.
 //   npm run bench:gateway                  # 10 s per throughput run, 20 s at 5,000/s
 //   npm run bench:gateway -- 5 10 3000     # throughput seconds, rate seconds, rate
 // Needs `npm run build`. Prints a table and, last, one JSON line with every number.
@@ -167,6 +169,23 @@ try {
   await delay(500)
   const server = await gatewayMetrics()
 
+  process.stderr.write(`synchronous mode (AUDIT_ASYNC_WAL=false): max throughput, then ${rate}/s\n`)
+  poc(['down', '--only', 'gateway'])
+  poc(['up', '--only', 'gateway', '--port-offset', String(offset)], {
+    RATE_LIMIT_PER_SEC: '1000000000',
+    RATE_LIMIT_BURST: '1000000000',
+    AUDIT_ASYNC_WAL: 'false',
+  })
+  const syncMax = await load(gatewayUrl, {duration: maxSeconds, requests: orderRequests(token, 'syncmax')})
+  poc(['reset', '--yes', '--gateway'])
+  await delay(500)
+  const syncSteady = await load(gatewayUrl, {
+    duration: rateSeconds,
+    overallRate: rate,
+    requests: orderRequests(token, 'syncrate'),
+  })
+  const syncServer = await gatewayMetrics()
+
   const ratio = gatewayMax.requestsPerSec / bareMax.requestsPerSec
   const rows = [
     [
@@ -194,9 +213,37 @@ try {
       `p99 ${v.p99} µs`,
       `p999 ${v.p999} µs (n=${v.count})`,
     ]),
+    [
+      'sync mode: max POST /orders',
+      `${syncMax.requestsPerSec} req/s`,
+      `p50 ${syncMax.latencyMs.p50} ms, p99 ${syncMax.latencyMs.p99} ms`,
+      `${(syncMax.requestsPerSec / gatewayMax.requestsPerSec).toFixed(2)} of async`,
+    ],
+    [
+      `sync mode at ${rate}/s: sent`,
+      `${syncSteady.requestsPerSec} req/s`,
+      `p50 ${syncSteady.latencyMs.p50} ms, p99 ${syncSteady.latencyMs.p99} ms`,
+      `non-2xx ${syncSteady.statuses.non2xx}`,
+    ],
+    [
+      `sync mode at ${rate}/s: ack`,
+      `p50 ${syncServer.ack.p50} µs`,
+      `p99 ${syncServer.ack.p99} µs`,
+      `fdatasync p99 ${syncServer.fdatasync.p99} µs`,
+    ],
   ]
   for (const row of rows) console.log(row.map((cell, i) => String(cell).padEnd([32, 16, 34, 0][i])).join(' '))
-  console.log(JSON.stringify({gatewayMax, bareMax, ratio: Number(ratio.toFixed(3)), rate, steady, server}))
+  console.log(
+    JSON.stringify({
+      gatewayMax,
+      bareMax,
+      ratio: Number(ratio.toFixed(3)),
+      rate,
+      steady,
+      server,
+      sync: {max: syncMax, steady: syncSteady, server: syncServer},
+    }),
+  )
 } finally {
   bare?.kill()
   spawnSync('node', [path.join(root, 'bin/run.js'), 'down'], {env: {...process.env, POC_HOME: home}})

@@ -2,6 +2,7 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {packageRoot} from '../lib/package-root.js'
 import {gatewayConfig} from '../services/gateway/config.js'
+import {orderIdsFile as gatewayOrderIdsFile} from '../services/gateway/order-ids.js'
 import type {PocHome} from './home.js'
 import {Redis} from 'ioredis'
 import {type ObservabilityAddresses, grafanaFiles, lokiFiles, promtailFiles} from './observability-files.js'
@@ -151,6 +152,8 @@ export interface ResetRecipe {
   data: string
   /** Reset only when asked: `--gateway` (its WAL is an audit record), `--with-minio`. */
   optIn?: 'gateway' | 'minio'
+  /** Files of its data directory a reset keeps (only `down --volumes` removes them). */
+  keep?: readonly string[]
 }
 
 export const adminResetRoute = '/admin/reset'
@@ -762,6 +765,8 @@ export const catalog: readonly ComponentSpec[] = [
       running: {route: adminResetRoute, detail: 'WAL and audit chain emptied'},
       data: 'its WAL and audit chain',
       optIn: 'gateway',
+      // So that a reset never hands out an order id again (the gateway keeps it too).
+      keep: [gatewayOrderIdsFile],
     },
     // Files, not values: the secrets stay out of the process environment and of state.json.
     env: (ctx) => {

@@ -349,7 +349,7 @@ async function removeStoppedData(home: PocHome, name: ComponentName): Promise<Re
       detail: `not running, no data in ${dir}`,
     }
   }
-  await removeComponentData(home, name)
+  await removeComponentData(home, name, recipeOf(name).keep)
   return {
     component: name,
     mode: 'stopped',

@@ -1,4 +1,5 @@
-import {readFile, rm} from 'node:fs/promises'
+import {readFile, readdir, rm} from 'node:fs/promises'
+import path from 'node:path'
 import {
   type ComponentContext,
   type ComponentName,
@@ -142,6 +143,15 @@ export class NativeRuntime implements Runtime {
 }
 
 /** A component's data directory, gone; it starts empty (or from its seed data) next time. */
-export async function removeComponentData(home: PocHome, name: ComponentName): Promise<void> {
-  await rm(home.dataDirOf(name), {recursive: true, force: true})
+export async function removeComponentData(
+  home: PocHome,
+  name: ComponentName,
+  keep: readonly string[] = [],
+): Promise<void> {
+  const dir = home.dataDirOf(name)
+  if (keep.length === 0) return rm(dir, {recursive: true, force: true})
+  const entries = await readdir(dir).catch(() => [])
+  for (const entry of entries) {
+    if (!keep.includes(entry)) await rm(path.join(dir, entry), {recursive: true, force: true})
+  }
 }

@@ -439,6 +439,7 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     await delay(200)
     let stop = false
     let accepted = 0
+    const answered = new Set<string>()
     const workers = Array.from({length: 400}, async (_, w) => {
       for (let i = 0; !stop; i++) {
         try {
@@ -447,7 +448,10 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
             key: `k9-${run}-${w}-${i}`,
             body: limitBuy({price: 90 + (i % 20), side: i % 2 ? 'BUY' : 'SELL'}),
           })
-          if (answer.status === 202) accepted++
+          if (answer.status === 202) {
+            accepted++
+            answered.add(String(answer.json.orderId))
+          }
         } catch {
           return
         }
@@ -496,6 +500,12 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     const verified = await call('GET', '/audit/verify')
     assert.equal(verified.json.ok, true, JSON.stringify(verified.json))
     assert.equal(verified.json.checked, verified.json.lastSeq)
+    const fresh = await call('POST', '/orders', {auth, key: `k9-${run}-after`, body: limitBuy()})
+    assert.equal(fresh.status, 202)
+    assert.ok(
+      !answered.has(String(fresh.json.orderId)),
+      `${fresh.json.orderId} was answered 202 before the kill`,
+    )
   })
 
   it('answers 429 RATE_LIMITED per account and 503 QUEUE_REJECT when the queue is full', async () => {
@@ -570,6 +580,45 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     assert.equal(next.status, 202)
     assert.equal(next.json.replayed, undefined, 'the key is free again')
     assert.equal(next.json.acceptSeq, 1)
+    assert.ok(String(next.json.orderId) > orderId, `a reset hands out no id again (${next.json.orderId})`)
+  })
+
+  it('never hands out an order id again after kill -9 before the fdatasync, and AUDIT_ASYNC_WAL=false loses no 202', async () => {
+    // A group commit 1 s away: the 202 leaves long before the order's record reaches the disk.
+    const slow = {AUDIT_FDATASYNC_MAX_WAIT_US: '1000000', AUDIT_FDATASYNC_MAX_BATCH: '100000'}
+    const auth = token(`ids-${run}`)
+    const restartAfterKill = async (env: Record<string, string>) => {
+      process.kill(await gatewayPid(), 'SIGKILL')
+      const up = await runPoc(home, ['up', '--only', 'gateway', '--port-offset', String(offset)], env)
+      assert.equal(up.exitCode, 0, up.stdout + up.stderr)
+    }
+
+    await restartGateway(slow)
+    const a = await call('POST', '/orders', {auth, key: `ids-a-${run}`, body: limitBuy()})
+    assert.equal(a.status, 202)
+    await restartAfterKill(slow)
+    assert.equal(
+      (await call('GET', `/orders/${a.json.orderId}`, {auth})).status,
+      404,
+      'async: A was never durable',
+    )
+    const b = await call('POST', '/orders', {auth, key: `ids-b-${run}`, body: limitBuy()})
+    assert.equal(b.status, 202)
+    assert.notEqual(b.json.orderId, a.json.orderId, 'the id of an order answered 202 is not handed out again')
+
+    const sync = {...slow, AUDIT_ASYNC_WAL: 'false'}
+    await restartGateway(sync)
+    const health = await call('GET', '/health')
+    assert.equal((health.json.wal as {mode: string}).mode, 'sync')
+    const c = await call('POST', '/orders', {auth, key: `ids-c-${run}`, body: limitBuy()})
+    assert.equal(c.status, 202)
+    await restartAfterKill(sync)
+    const kept = await call('GET', `/orders/${c.json.orderId}`, {auth})
+    assert.equal(kept.status, 200, 'sync: an order answered 202 survives kill -9')
+    assert.equal(kept.json.idempotencyKey, `ids-c-${run}`)
+    const replay = await call('POST', '/orders', {auth, key: `ids-c-${run}`, body: limitBuy()})
+    assert.equal(replay.json.orderId, c.json.orderId)
+    await restartGateway()
   })
 
   it('cuts a stream that stops reading, while orders keep being accepted', async () => {

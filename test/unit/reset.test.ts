@@ -39,7 +39,7 @@ const dataFiles: Record<string, string[]> = {
   credit: ['outbox.jsonl'],
   'invoice-worker': ['outbox.jsonl'],
   prometheus: ['tsdb/chunk'],
-  gateway: ['audit.log'],
+  gateway: ['audit.log', 'outbox.offset', 'order-ids.json'],
   minio: [
     'invoices/compliance/a.pdf',
     'invoices/timesheets/b.csv',
@@ -149,7 +149,9 @@ describe('resetStack on a stopped stack', () => {
     assert.equal(exists(home, 'minio/archive/compliance'), false)
     assert.ok(exists(home, 'minio/invoices/contracts/c.pdf'), 'other prefixes are kept')
     assert.ok(exists(home, 'minio/.minio.sys/config.json'))
-    assert.equal(exists(home, 'gateway'), false, 'the WAL and outbox offset are gone')
+    assert.equal(exists(home, 'gateway/audit.log'), false, 'the WAL is gone')
+    assert.equal(exists(home, 'gateway/outbox.offset'), false, 'the outbox offset is gone')
+    assert.ok(exists(home, 'gateway/order-ids.json'), 'the order id reservation is kept: no id is handed out twice')
   })
 
   it('says MinIO is not part of a stack that never had it', async () => {

@@ -1,6 +1,7 @@
 import {readFileSync} from 'node:fs'
 import {z} from 'zod'
 import {baseConfig, ConfigError} from '../shared/config.js'
+import {DEFAULT_ID_BLOCK} from './order-ids.js'
 import {walEnvConfig} from './wal.js'
 
 /** A limit that is off unless its variable is set (SPEC §4.5: backpressure limits). */
@@ -19,6 +20,19 @@ export const gatewayConfig = baseConfig.extend({
   AUDIT_HMAC_KEY_FILE: z.string().optional(),
   /** The WAL (and audit chain); default `<DATA_DIR>/audit.log`. */
   GATEWAY_AUDIT_PATH: z.string().optional(),
+  /** Order ids reserved on disk in blocks (never reused after a crash); default `<DATA_DIR>/order-ids.json`. */
+  GATEWAY_ORDER_IDS_PATH: z.string().optional(),
+  /** Ids per reservation: a crash skips at most this many numbers. */
+  ORDER_ID_BLOCK: z.coerce.number().int().min(2).max(1e9).default(DEFAULT_ID_BLOCK),
+  /**
+   * The seed's switch. true (default): 202 as soon as the order is in the WAL's buffer, and
+   * `order_durable` follows its fdatasync. false: the 202 waits for the fdatasync, so no order
+   * answered 202 is ever lost, at the price of the group commit's latency on every answer.
+   */
+  AUDIT_ASYNC_WAL: z
+    .enum(['0', '1', 'true', 'false'])
+    .default('true')
+    .transform((value) => value === '1' || value === 'true'),
   /** The outbox's durable read position in the WAL; default `<DATA_DIR>/outbox.offset`. */
   OUTBOX_OFFSET_PATH: z.string().optional(),
   OUTBOX_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(200),

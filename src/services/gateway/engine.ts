@@ -12,7 +12,8 @@ export type TimeInForce = 'GTC' | 'GTD'
 export type OrderStatus =
   'ACCEPTED' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCEL_REQUESTED' | 'CANCELED' | 'EXPIRED'
 
-export type RejectReason = 'INVALID_QTY' | 'RISK_REJECT' | 'INVALID_SYMBOL' | 'QUEUE_REJECT'
+export type RejectReason =
+  'INVALID_QTY' | 'RISK_REJECT' | 'INVALID_SYMBOL' | 'QUEUE_REJECT' | 'ORDER_IDS_UNAVAILABLE'
 
 export interface OrderRequest {
   symbol: string
@@ -98,6 +99,8 @@ export class OrderEngine {
   private queue: Queued[] = []
   private queueHead = 0
   private nextOrder = 1
+  /** The last order number reserved on disk (see order-ids.ts); no limit without a reservation. */
+  private idLimit = Number.POSITIVE_INFINITY
 
   constructor(
     private readonly limits: EngineLimits,
@@ -112,6 +115,25 @@ export class OrderEngine {
 
   get size(): number {
     return this.orders.size
+  }
+
+  /** The number the next accepted order gets. */
+  get nextOrderNumber(): number {
+    return this.nextOrder
+  }
+
+  /**
+   * After replay: numbering continues at `next` (at least past every replayed order) and never
+   * passes `limit`, the last number reserved on disk.
+   */
+  number(next: number, limit: number): void {
+    this.nextOrder = Math.max(this.nextOrder, next)
+    this.idLimit = limit
+  }
+
+  /** Raises the limit once the next block is on disk. */
+  extendIds(limit: number): void {
+    this.idLimit = Math.max(this.idLimit, limit)
   }
 
   /** The order an account already placed under this idempotency key. */
@@ -132,6 +154,14 @@ export class OrderEngine {
         status: 503,
         reason: 'QUEUE_REJECT',
         message: `the order queue is full (${this.limits.queueCapacity})`,
+      }
+    }
+    if (this.nextOrder > this.idLimit) {
+      return {
+        kind: 'rejected',
+        status: 503,
+        reason: 'ORDER_IDS_UNAVAILABLE',
+        message: 'no order id is reserved on disk yet (the reservation write is late or failing); retry',
       }
     }
     const order = this.newOrder(accountId, idempotencyKey, request)

@@ -16,6 +16,7 @@ import {
 import {EventRing, type GatewayEvent, type GatewayEventType} from './events.js'
 import type {BackpressureReason, GatewayMetrics} from './metrics.js'
 import {WalOutbox} from './outbox.js'
+import {OrderIdReservation, orderIdsFile} from './order-ids.js'
 import {Wal, type WalAppend} from './wal.js'
 
 export interface StreamFilter {
@@ -70,6 +71,12 @@ export class Gateway {
   private diskFreePct = 100
   private readonly diskTimer: NodeJS.Timeout
   private walWarning: string | null = null
+  private ids!: OrderIdReservation
+  private readonly idsReserved = {
+    reserved: (through: number) => this.engine.extendIds(through),
+    failed: (error: Error) =>
+      this.log.error({err: error, file: this.ids.file}, 'cannot reserve the next block of order ids'),
+  }
 
   private constructor(
     private readonly config: GatewayConfig,
@@ -106,6 +113,10 @@ export class Gateway {
   ): Promise<Gateway> {
     const walFile = config.GATEWAY_AUDIT_PATH ?? path.join(config.DATA_DIR, 'audit.log')
     const gateway = new Gateway(config, auditKey, metrics, log, walFile)
+    gateway.ids = await OrderIdReservation.open(
+      config.GATEWAY_ORDER_IDS_PATH ?? path.join(config.DATA_DIR, orderIdsFile),
+      config.ORDER_ID_BLOCK,
+    )
     await gateway.openLog()
     await gateway.checkDisk()
     await gateway.outbox.start()
@@ -154,6 +165,10 @@ export class Gateway {
     for (const record of records) {
       this.engine.replay({seq: record.seq, type: record.type, data: record.data as Record<string, unknown>})
     }
+    // Numbers up to the reservation may have been answered 202 before a crash lost their record.
+    const next = Math.max(this.engine.nextOrderNumber, this.ids.reservedThrough + 1)
+    await this.ids.reserve(next - 1 + this.ids.block)
+    this.engine.number(next, this.ids.reservedThrough)
     if (records.length > 0) {
       this.log.info(
         {records: records.length, orders: this.engine.size, ms: Math.round(performance.now() - started)},
@@ -212,11 +227,21 @@ export class Gateway {
       return outcome.kind === 'rejected' ? this.rejected(outcome, accountId, request) : outcome
     const appended = this.lastAppend as WalAppend
     const order = outcome.order
+    this.ids.topUp(this.engine.nextOrderNumber, this.idsReserved)
     this.metrics.accepted.inc()
     this.metrics.latency.wal_enqueue.record((appended.enqueuedAt - receivedAt) * 1000)
     this.pending.push({seq: appended.seq, order, receivedAt})
     this.scheduleDrain()
     return outcome
+  }
+
+  /** AUDIT_ASYNC_WAL=false: the 202 waits for this (the order's fdatasync). */
+  get syncWal(): boolean {
+    return !this.config.AUDIT_ASYNC_WAL
+  }
+
+  whenDurable(order: Order): Promise<unknown> {
+    return this.wal.whenDurable(order.acceptSeq)
   }
 
   cancel(accountId: string, orderId: string): CancelOutcome {
@@ -300,6 +325,11 @@ export class Gateway {
       status = 'unhealthy'
       problems.push(walError.message)
     }
+    const idsError = this.ids.lastError
+    if (!walError && idsError) {
+      status = 'degraded'
+      problems.push(`cannot reserve order ids in ${this.ids.file}: ${idsError.message}`)
+    }
     if (status === 'healthy') {
       // Refusing new orders for lack of disk is the limit doing its job: reads and streams still work.
       const minFree = this.config.BACKPRESSURE_DISK_FREE_PCT_MIN
@@ -328,7 +358,9 @@ export class Gateway {
         sizeBytes: this.wal.sizeBytes,
         error: walError?.message ?? null,
         warning: this.walWarning,
+        mode: this.config.AUDIT_ASYNC_WAL ? 'async' : 'sync',
       },
+      orderIds: {next: this.engine.nextOrderNumber, reservedThrough: this.ids.reservedThrough},
       outbox,
       diskFreePct: Math.round(this.diskFreePct * 10) / 10,
       sse: this.hub.stats(),

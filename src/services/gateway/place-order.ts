@@ -198,15 +198,28 @@ export function placeOrderHandler(
       )
     }
     const order = outcome.order
-    metrics.latency.ack.record((performance.now() - receivedAt) * 1000)
-    return send(res, 202, {
-      orderId: order.orderId,
-      acceptSeq: order.acceptSeq,
-      requestId,
-      clientOrderId: order.clientOrderId,
-      status: 'ACCEPTED',
-      ...(outcome.kind === 'replayed' ? {replayed: true} : {}),
-    })
+    const accept = () => {
+      metrics.latency.ack.record((performance.now() - receivedAt) * 1000)
+      send(res, 202, {
+        orderId: order.orderId,
+        acceptSeq: order.acceptSeq,
+        requestId,
+        clientOrderId: order.clientOrderId,
+        status: 'ACCEPTED',
+        ...(outcome.kind === 'replayed' ? {replayed: true} : {}),
+      })
+    }
+    if (!gateway.syncWal || order.durable) return accept()
+    // AUDIT_ASYNC_WAL=false: no 202 before the order's record is on disk.
+    gateway.whenDurable(order).then(accept, (error: Error) =>
+      send(res, 503, {
+        status: 'REJECTED',
+        reason: 'WAL_UNAVAILABLE',
+        error: 'WAL_UNAVAILABLE',
+        message: `the order could not be made durable (${error.message}); it was not accepted, see /health`,
+        requestId,
+      }),
+    )
   }
 
   return (req, res) => {
