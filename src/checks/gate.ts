@@ -6,7 +6,13 @@ import formats from 'ajv-formats'
 import {writeFileAtomic} from '../lib/atomic-file.js'
 import {packageRoot} from '../lib/package-root.js'
 import {ExitCode, PocError, errorMessage} from '../stack/errors.js'
-import type {BaselineComparison, BenchResult, SloCheck, SloCompliance} from './bench/result.js'
+import {
+  type BaselineComparison,
+  type BenchResult,
+  type SloCheck,
+  type SloCompliance,
+  maxScheduleMissPercent,
+} from './bench/result.js'
 
 export const gateProfiles = ['strict', 'light'] as const
 export type GateProfile = (typeof gateProfiles)[number]
@@ -278,10 +284,32 @@ export function complianceStatus(checks: SloCheck[]): SloCompliance['status'] {
   return failed.length > 0 ? 'WARN' : 'PASS'
 }
 
+/**
+ * An interrupted run, or one whose generator missed its schedule, measured something other than
+ * the server under the planned load: it fails as such, whatever its figures say.
+ */
+export function measurementCheck(result: BenchResult): SloCheck | undefined {
+  const m = result.measurement
+  if (m === undefined) return undefined
+  return {
+    name: 'valid_measurement',
+    metric: 'measurement.schedule_miss_percent',
+    operator: '<=',
+    threshold: maxScheduleMissPercent,
+    actual: m.schedule_miss_percent,
+    passed: m.valid,
+    severity: 'error',
+    message: m.valid
+      ? `ran ${formatNumber(m.elapsed_sec)} s as planned, ${formatNumber(m.schedule_miss_percent)} % of requests late or unsent`
+      : `invalid measurement, not judged as an SLO miss: ${m.invalid_reasons.join('; ')}`,
+  }
+}
+
 /** Judge a (schema-valid) bench result against the profile's SLO (SPEC §6.5). */
 export function gate(result: BenchResult, options: GateOptions): SloCompliance {
   const thresholds: Thresholds = {...profileThresholds[options.profile], ...definedOnly(options.overrides)}
-  const checks = rules(thresholds).map((rule) => check(rule, result))
+  const validity = measurementCheck(result)
+  const checks = [...(validity ? [validity] : []), ...rules(thresholds).map((rule) => check(rule, result))]
   let comparison: BaselineComparison | null = null
   if (options.baseline) {
     const regression = regressionCheck(
@@ -415,6 +443,20 @@ async function readBaseline(baselineFile: string): Promise<{file: string; result
         code: 'baseline_invalid',
         details: validation.errors.map(formatSchemaError),
         suggestions: ['Bless a fresh run as the baseline (poc bench --bless), or leave --baseline out.'],
+      },
+    )
+  }
+  const m = validation.result.measurement
+  if (m && !m.valid) {
+    throw new PocError(
+      `the baseline ${file} is not a valid measurement, so there is nothing to compare with`,
+      {
+        exitCode: ExitCode.unavailable,
+        code: 'baseline_invalid',
+        details: m.invalid_reasons,
+        suggestions: [
+          'Bless a run that ran to its end on schedule (poc bench --bless), or leave --baseline out.',
+        ],
       },
     )
   }

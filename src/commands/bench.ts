@@ -5,7 +5,7 @@ import {Flags} from '@oclif/core'
 import {PocCommand, exitCodesHelp} from '../cli/base-command.js'
 import {durationFlag, durationOrZeroFlag, parseHeaders} from '../cli/flags.js'
 import {profileNames, runBench} from '../checks/bench/bench.js'
-import type {BenchResult} from '../checks/bench/result.js'
+import type {BenchResult, Measurement} from '../checks/bench/result.js'
 import {ExitCode, usageError} from '../stack/errors.js'
 
 /** What `poc bench --json` prints: the result and where it was written. */
@@ -19,7 +19,9 @@ export interface BenchCommandResult {
 export default class Bench extends PocCommand {
   static description = `Puts open-model HTTP load on the order gateway's POST /orders (valid tokens, a unique Idempotency-Key per order) and writes a bench.v1 result (fixtures/schemas/bench.v1.schema.json) for poc gate.
 
-Requests leave at the profile's arrival rate whether or not earlier ones were answered; each one's latency is measured from the time it was meant to leave (coordinated omission corrected) and from the time it left (raw), in HDR histograms. The warm-up is not measured. Requests sent more than 10 ms late (the generator fell behind) and requests not sent because too many were waiting are counted. The gateway's own fast-path, WAL and durable-ack percentiles are read from its histograms before and after the measured window, so they cover exactly this run.
+Requests leave at the profile's arrival rate whether or not earlier ones were answered; each one's latency is measured from the time it was meant to leave (coordinated omission corrected) and from the time it left (raw), in HDR histograms. The warm-up is not measured. Requests sent more than 10 ms late (the generator fell behind) and requests not sent because too many were waiting are counted. Unsent requests are a figure of their own, not errors: the error rate is of the requests sent. A run stopped with Ctrl+C is still written, marked measurement.interrupted, with the time it really lasted (its throughput divides by that), and exits 130. A run in which more than 1 % of the requests due were sent late or not at all measured the generator, not the server: it is marked measurement.valid false. poc gate fails both as invalid measurements, and --bless never stores either (exit 1 when it refuses).
+
+The gateway's own fast-path, WAL and durable-ack percentiles are read from its histograms before and after the measured window, so they cover exactly this run.
 
 Profiles (fixtures/bench/profiles): steady (1,000/s for 60 s), burst (ramp 10 s, burst 20 s at 4,000/s, ramp down 10 s, recovery 20 s), skew (1,000/s with BTC 70 %, ETH 15, XRP 10, SOL 3, ADA 2). --duration stretches a profile; --rate scales its peak, or alone runs a constant rate.
 
@@ -136,12 +138,19 @@ ${exitCodesHelp}`
       await mkdir(path.dirname(written.html), {recursive: true})
       await writeFile(written.html, renderHtmlReport(result))
     }
-    if (flags.bless) {
+    const measurement = result.measurement as Measurement
+    if (flags.bless && measurement.valid) {
       written.baseline = path.resolve('bench', 'baselines', `${runnerLabel}.json`)
       await writeJson(written.baseline, result)
     }
     this.summarize(result, written)
+    if (!measurement.valid) {
+      this.warn(
+        `not a valid measurement: ${measurement.invalid_reasons.join('; ')}. poc gate fails it${flags.bless ? ', and it was not blessed as the baseline' : ''}.`,
+      )
+    }
     if (interruption.signal.aborted) process.exitCode = ExitCode.interrupted
+    else if (flags.bless && !measurement.valid) process.exitCode = ExitCode.checkFailed
     return written
   }
 
@@ -149,15 +158,17 @@ ${exitCodesHelp}`
     const {http, summary, fast_path: fastPath, persistence_queue: wal} = result.metrics
     const us = (p: {p50: number; p99: number; p999: number}) =>
       `p50 ${p.p50} µs  p99 ${p.p99}  p999 ${p.p999}`
+    const m = result.measurement
+    const span = m?.interrupted ? `, INTERRUPTED after ${m.elapsed_sec} of ${m.planned_sec} s` : ''
     this.say(
-      `${result.profile.name}: ${http.requests} requests at ${http.achieved_rate}/s (target ${http.target_rate}/s) to ${result.profile.target}`,
+      `${result.profile.name}: ${http.requests} requests at ${http.achieved_rate}/s (target ${http.target_rate}/s) to ${result.profile.target}${span}`,
     )
     this.say(
       `  answers      ${
         Object.entries(http.status_counts)
           .map(([s, n]) => `${s} × ${n}`)
           .join(', ') || 'none'
-      }; errors ${http.errors}, late ${http.late_sends}, unsent ${http.unsent}`,
+      }; errors ${http.errors}, late ${http.late_sends}, unsent ${http.unsent}${m ? ` (schedule missed ${m.schedule_miss_percent} %)` : ''}`,
     )
     this.say(`  corrected    ${us(http.corrected_latency_us)}  max ${http.corrected_latency_us.max}`)
     this.say(`  raw          ${us(http.raw_latency_us)}  max ${http.raw_latency_us.max}`)

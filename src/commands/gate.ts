@@ -3,7 +3,7 @@ import chalk from 'chalk'
 import {PocCommand} from '../cli/base-command.js'
 import {nonNegativeNumberFlag} from '../cli/flags.js'
 import {renderTable} from '../cli/table.js'
-import type {SloCheck, SloCompliance} from '../checks/bench/result.js'
+import {type SloCheck, type SloCompliance, maxScheduleMissPercent} from '../checks/bench/result.js'
 import {
   type GateFileResult,
   checkResult,
@@ -31,7 +31,9 @@ const verdictColour: Record<SloCompliance['status'], (text: string) => string> =
 /** The thresholds table of the help, from the same numbers the gate uses. */
 function thresholdsHelp(): string {
   const {strict, light} = profileThresholds
+  const miss = `<= ${maxScheduleMissPercent} %`
   const rows = [
+    ['valid_measurement', miss, miss, 'late or unsent requests; an interrupted run fails'],
     ['fast_path_p99', `<= ${strict.p99Us} µs`, `<= ${light.p99Us} µs`, 'fast-path p99'],
     ['fast_path_p999', `<= ${strict.p999Us} µs`, `<= ${light.p999Us} µs`, 'fast-path p99.9'],
     ['tail_ratio', `<= ${strict.tailRatioMax}`, `<= ${light.tailRatioMax}`, 'p99/p50, a warning'],
@@ -54,7 +56,7 @@ export default class Gate extends PocCommand {
 
 ${thresholdsHelp()}
 
-With --baseline, p99_regression also fails when the fast-path p99 is more than --max-regression percent above the baseline's. A metric a threshold needs that the result lacks (a bench against another target has no fast-path figures) fails that check; it never passes. A failed tail_ratio gives WARN, which still exits 0.
+With --baseline, p99_regression also fails when the fast-path p99 is more than --max-regression percent above the baseline's. A metric a threshold needs that the result lacks (a bench against another target has no fast-path figures) fails that check; it never passes. A failed tail_ratio gives WARN, which still exits 0. valid_measurement (from the result's measurement, which older results lack) fails a run that was interrupted or whose generator missed its schedule: its figures are not judged as SLO misses, but the gate fails.
 
 The file is first validated against fixtures/schemas/bench.v1.schema.json: a file that does not follow it fails the gate as broken (check "schema", its errors listed) and is left untouched. Otherwise the verdict is written back into the file as slo_compliance (everything else kept), a table is printed, and a Markdown summary is appended to --github-summary, which defaults to $GITHUB_STEP_SUMMARY in GitHub Actions.
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import {existsSync, readFileSync, rmSync} from 'node:fs'
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {execa} from 'execa'
@@ -105,9 +107,11 @@ describe('poc bench against the real gateway', () => {
         '--rate',
         '200',
         '--duration',
-        '1s',
+        '3s',
+        // The generator's own start-up (JIT, first connections) falls in the warm-up, not in the
+        // schedule a blessed run must have kept.
         '--warmup',
-        '0s',
+        '1s',
         '--out',
         out,
         '--bless',
@@ -119,9 +123,117 @@ describe('poc bench against the real gateway', () => {
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
     assertSchemaValid(result)
     assert.equal(result.metrics.fast_path, undefined, 'no server-side figures for another endpoint')
-    assert.equal(result.metrics.http.status_counts['200'], 200)
+    assert.equal(result.metrics.http.status_counts['200'], 600)
+    assert.equal(result.measurement?.valid, true, JSON.stringify(result.measurement))
     assert.equal(result.environment.runner_label, 'test-runner')
     assert.ok(existsSync(path.join(home, 'bench', 'baselines', 'test-runner.json')))
+  })
+
+  it('writes an interrupted run as interrupted, over the time it really ran, and never blesses it', async () => {
+    const out = path.join(home, 'out', 'interrupted.json')
+    const child = execa(
+      'node',
+      [
+        path.join(repoRoot, 'bin/run.js'),
+        'bench',
+        '--rate',
+        '300',
+        '--duration',
+        '20s',
+        '--warmup',
+        '0s',
+        '--out',
+        out,
+        '--bless',
+      ],
+      {cwd: home, env: {POC_HOME: home, NO_COLOR: '1', RUNNER_LABEL: 'interrupted-runner'}, reject: false},
+    )
+    let output = ''
+    await new Promise<void>((resolve) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+        if (output.includes('3/20 s')) resolve()
+      })
+      void child.then(() => resolve())
+    })
+    child.kill('SIGINT')
+    const run = await child
+    assert.equal(run.exitCode, 130, String(run.stdout) + String(run.stderr))
+    const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+    assertSchemaValid(result)
+    const m = result.measurement
+    assert.ok(m)
+    assert.equal(m.interrupted, true)
+    assert.equal(m.valid, false)
+    assert.ok(m.elapsed_sec > 2.5 && m.elapsed_sec < 10, `elapsed ${m.elapsed_sec}`)
+    assert.equal(m.planned_sec, 20)
+    // Throughput over the time it ran (about 300/s), not over the planned 20 s (about 60/s).
+    assert.ok(result.metrics.summary.throughput_events_per_sec > 200, JSON.stringify(result.metrics.summary))
+    assert.equal(result.metrics.summary.error_rate_percent, 0)
+    assert.match(String(run.stdout), /INTERRUPTED after/)
+    // oclif wraps warnings at the terminal width.
+    const warning = String(run.stderr).replace(/\s*\n ›\s+/g, ' ')
+    assert.match(warning, /not a valid measurement: interrupted after .* not blessed/)
+    assert.ok(!existsSync(path.join(home, 'bench', 'baselines', 'interrupted-runner.json')), 'not blessed')
+    const gated = await runPoc(home, ['gate', '--in', out, '--profile', 'light', '--json'])
+    assert.equal(gated.exitCode, 1)
+    const verdict = parseJson<{checks: Array<{name: string; passed: boolean; message: string}>}>(gated)
+    assert.equal(verdict.checks[0]?.name, 'valid_measurement')
+    assert.equal(verdict.checks[0]?.passed, false)
+  })
+
+  it('marks a run whose generator missed its schedule invalid: unsent requests are not errors', async () => {
+    // A server that answers one request per 50 ms on one connection cannot take 400/s.
+    const slow = http.createServer((_req, res) => {
+      setTimeout(() => res.end('{}'), 50)
+    })
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+    const port = (slow.address() as AddressInfo).port
+    try {
+      const out = path.join(home, 'out', 'missed.json')
+      const run = await execa(
+        'node',
+        [
+          path.join(repoRoot, 'bin/run.js'),
+          'bench',
+          '--url',
+          `http://127.0.0.1:${port}/`,
+          '--rate',
+          '400',
+          '--duration',
+          '2s',
+          '--warmup',
+          '0s',
+          '--connections',
+          '1',
+          '--out',
+          out,
+          '--bless',
+          '--json',
+        ],
+        {cwd: home, env: {POC_HOME: home, NO_COLOR: '1', RUNNER_LABEL: 'missed-runner'}, reject: false},
+      )
+      assert.equal(run.exitCode, 1, 'a refused --bless fails the command')
+      const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+      assertSchemaValid(result)
+      const {http: h, summary} = result.metrics
+      assert.ok(h.unsent > 400, `unsent ${h.unsent}`)
+      assert.equal(h.errors, 0)
+      assert.equal(h.status_counts['200'], h.requests, 'every request sent was answered')
+      assert.equal(summary.error_rate_percent, 0)
+      assert.equal(result.measurement?.valid, false)
+      assert.equal(result.measurement?.interrupted, false)
+      assert.ok((result.measurement?.schedule_miss_percent ?? 0) > 50)
+      assert.ok(!existsSync(path.join(home, 'bench', 'baselines', 'missed-runner.json')), 'not blessed')
+      const gated = await runPoc(home, ['gate', '--in', out, '--profile', 'light', '--json'])
+      assert.equal(gated.exitCode, 1)
+      assert.match(
+        gated.stdout,
+        /invalid measurement, not judged as an SLO miss: the generator missed its schedule/,
+      )
+    } finally {
+      slow.close()
+    }
   })
 
   it('refuses bad flags (exit 2) and a missing gateway (exit 3)', async () => {

@@ -9,8 +9,15 @@ import {ExitCode, PocError, errorMessage, usageError} from '../../stack/errors.j
 import type {PocHome} from '../../stack/home.js'
 import {issueDevToken} from '../../stack/secrets.js'
 import {loadTarget} from '../smoke/target.js'
-import {type LoadHooks, type LoadTarget, runLoad, summarize} from './load.js'
-import {type BenchPhase, type BenchResult, type Percentiles, benchVersion} from './result.js'
+import {type LoadHooks, type LoadStats, type LoadTarget, runLoad, summarize} from './load.js'
+import {
+  type BenchPhase,
+  type BenchResult,
+  type Measurement,
+  type Percentiles,
+  benchVersion,
+  maxScheduleMissPercent,
+} from './result.js'
 
 export const profilesDir = path.join(packageRoot, 'fixtures', 'bench', 'profiles')
 export const profileNames = ['steady', 'burst', 'skew'] as const
@@ -200,8 +207,11 @@ export async function runBench(request: BenchRequest, hooks: BenchHooks): Promis
   const after = gateway && before ? await snapshot(gateway) : undefined
   const server = before && after ? serverFigures(before, after) : undefined
 
-  const attempted = stats.requests + stats.unsent
-  const failures = stats.errors + stats.unsent + (stats.completed - stats.ok)
+  // The server's error rate is of what was sent and answered or failed: requests the generator
+  // never sent, or stopped waiting for after an interruption, say nothing about the server.
+  const judged = stats.completed + stats.errors
+  const failures = stats.errors + (stats.completed - stats.ok)
+  const measurement = measurementOf(stats, plannedSec(profile))
   const curvePoints = [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100]
   const result: BenchResult = {
     version: benchVersion,
@@ -229,6 +239,7 @@ export async function runBench(request: BenchRequest, hooks: BenchHooks): Promis
       })),
       ...(profile.keys ? {keys: profile.keys} : {}),
     },
+    measurement,
     metrics: {
       ...(server
         ? {
@@ -246,7 +257,7 @@ export async function runBench(request: BenchRequest, hooks: BenchHooks): Promis
           ? {tail_ratio: round(Math.max(1, server.fastPath.p99 / server.fastPath.p50))}
           : {}),
         throughput_events_per_sec: round(stats.ok / stats.measuredSec),
-        error_rate_percent: attempted === 0 ? 0 : round((failures / attempted) * 100, 4),
+        error_rate_percent: judged === 0 ? 0 : round((failures / judged) * 100, 4),
       },
       http: {
         requests: stats.requests,
@@ -269,6 +280,48 @@ export async function runBench(request: BenchRequest, hooks: BenchHooks): Promis
     },
   }
   return result
+}
+
+function plannedSec(profile: BenchProfile): number {
+  return profile.phases.reduce((sum, p) => sum + p.duration_sec, 0)
+}
+
+/**
+ * Whether the run measured what it set out to: it ran to the end, and the generator kept to its
+ * schedule (a request sent late or not at all was load the server never got). An invalid run's
+ * figures are kept for diagnosis, but the gate fails it and --bless refuses it.
+ */
+export function measurementOf(
+  stats: Pick<
+    LoadStats,
+    'interrupted' | 'elapsedSec' | 'due' | 'requests' | 'unsent' | 'lateSends' | 'abandoned'
+  >,
+  planned: number,
+): Measurement {
+  const missed = stats.lateSends + stats.unsent
+  const missPercent = stats.due === 0 ? 0 : round((missed / stats.due) * 100, 3)
+  const reasons: string[] = []
+  if (stats.interrupted) {
+    reasons.push(`interrupted after ${round(stats.elapsedSec, 1)} of ${round(planned, 1)} s`)
+  }
+  if (missPercent > maxScheduleMissPercent) {
+    reasons.push(
+      `the generator missed its schedule for ${missPercent} % of ${stats.due} requests (${stats.lateSends} late, ${stats.unsent} unsent; at most ${maxScheduleMissPercent} % is allowed)`,
+    )
+  }
+  return {
+    valid: reasons.length === 0,
+    interrupted: stats.interrupted,
+    planned_sec: round(planned),
+    elapsed_sec: round(stats.elapsedSec, 3),
+    due: stats.due,
+    sent: stats.requests,
+    late_sends: stats.lateSends,
+    unsent: stats.unsent,
+    abandoned: stats.abandoned,
+    schedule_miss_percent: missPercent,
+    invalid_reasons: reasons,
+  }
 }
 
 function round(value: number, digits = 2): number {

@@ -26,6 +26,9 @@ ${definitionList([
   ['Runner', esc(environment.runner_label)],
   ['Environment', esc(environmentLine(environment))],
   ['Duration', `${num(profile.duration_sec)} s (warm-up ${num(profile.warmup_sec)} s excluded)`],
+  ...(result.measurement && !result.measurement.valid
+    ? [['Invalid measurement', esc(result.measurement.invalid_reasons.join('; '))] as [string, string]]
+    : []),
   ['Connections', num(profile.connections)],
 ])}
 ${phasesTable(profile.phases)}

@@ -43,7 +43,23 @@ export interface LoadStats {
   raw: LatencyHistogram
   /** 2xx answers to measured requests. */
   ok: number
+  /** The signal fired before the measured window ended. */
+  interrupted: boolean
+  /** Seconds the measured window really lasted (shorter than planned when interrupted). */
+  elapsedSec: number
+  /** Requests the schedule had due in that time. */
+  due: number
+  /**
+   * Sent, but unanswered when the run stopped waiting: after an interruption they are neither
+   * answers nor errors; after a complete run they are also counted as errors (no_answer).
+   */
+  abandoned: number
 }
+
+/** After an interruption, how long answers to requests already sent are still waited for. */
+export const interruptGraceMs = 5000
+/** After the schedule's end, how long the last answers are waited for. */
+export const drainGraceMs = 10_000
 
 export interface LoadHooks {
   signal?: AbortSignal
@@ -188,7 +204,13 @@ export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHoo
     corrected: new LatencyHistogram(),
     raw: new LatencyHistogram(),
     ok: 0,
+    interrupted: false,
+    elapsedSec: 0,
+    due: 0,
+    abandoned: 0,
   }
+  // Set once the figures are final: an answer (or a pool error) after that changes nothing.
+  let closed = false
   let inflight = 0
   const pending = new Set<Promise<void>>()
   let n = 0
@@ -212,7 +234,7 @@ export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHoo
       body: target.body(number),
     })
       .then(({status, sentAt, at}) => {
-        if (!measure) return
+        if (!measure || closed) return
         stats.completed++
         stats.statusCounts[String(status)] = (stats.statusCounts[String(status)] ?? 0) + 1
         if (status >= 200 && status < 300) stats.ok++
@@ -220,7 +242,7 @@ export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHoo
         stats.raw.record((at - (sentAt ?? queuedAt)) * 1000)
       })
       .catch((error: NodeJS.ErrnoException) => {
-        if (!measure) return
+        if (!measure || closed) return
         stats.errors++
         const cause = error.code ?? error.message
         stats.errorCauses[cause] = (stats.errorCauses[cause] ?? 0) + 1
@@ -256,10 +278,45 @@ export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHoo
     const start = performance.now()
     await drive(measured, start, true)
     const sendingSec = (performance.now() - start) / 1000
-    await Promise.allSettled([...pending])
-    stats.achievedRate = stats.requests / Math.max(sendingSec, measured.totalSec)
+    stats.interrupted =
+      hooks.signal?.aborted === true && stats.requests + stats.unsent < measured.totalRequests
+    if (stats.interrupted) {
+      // What was planned no longer applies: the figures are of the time the run really lasted.
+      stats.elapsedSec = sendingSec
+      stats.due = measured.dueBy(sendingSec)
+      stats.measuredSec = sendingSec
+      stats.targetRate = sendingSec > 0 ? stats.due / sendingSec : 0
+      stats.achievedRate = sendingSec > 0 ? stats.requests / sendingSec : 0
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.allSettled([...pending]),
+        new Promise((resolve) => (timer = setTimeout(resolve, interruptGraceMs))),
+      ])
+      clearTimeout(timer)
+      stats.abandoned = stats.requests - stats.completed - stats.errors
+    } else {
+      // A server that never answers must not hold the run forever: what is still unanswered
+      // after the grace is a failure of the server (cause no_answer).
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.allSettled([...pending]),
+        new Promise((resolve) => (timer = setTimeout(resolve, drainGraceMs))),
+      ])
+      clearTimeout(timer)
+      const unanswered = stats.requests - stats.completed - stats.errors
+      if (unanswered > 0) {
+        stats.errors += unanswered
+        stats.errorCauses.no_answer = (stats.errorCauses.no_answer ?? 0) + unanswered
+        stats.abandoned = unanswered
+      }
+      stats.elapsedSec = sendingSec
+      stats.due = measured.totalRequests
+      stats.achievedRate = stats.requests / Math.max(sendingSec, measured.totalSec)
+    }
+    closed = true
     return stats
   } finally {
-    await pool.close().catch(() => undefined)
+    closed = true
+    await (stats.abandoned > 0 ? pool.destroy() : pool.close()).catch(() => undefined)
   }
 }

@@ -57,6 +57,31 @@ export interface SloCompliance {
   baseline_comparison?: BaselineComparison | null
 }
 
+/** Late or unsent requests above this share of those due make a run an invalid measurement. */
+export const maxScheduleMissPercent = 1
+
+/** Whether the run measured what it planned (see measurementOf in bench.ts). */
+export interface Measurement {
+  valid: boolean
+  /** Stopped (Ctrl+C) before the measured window ended: the figures cover elapsed_sec only. */
+  interrupted: boolean
+  planned_sec: number
+  elapsed_sec: number
+  /** Requests the schedule had due in elapsed_sec. */
+  due: number
+  sent: number
+  late_sends: number
+  unsent: number
+  /**
+   * Sent but unanswered when the run stopped waiting: after an interruption neither answers nor
+   * errors; after a complete run also errors (cause no_answer in http.error_causes).
+   */
+  abandoned: number
+  /** (late_sends + unsent) / due, in percent. */
+  schedule_miss_percent: number
+  invalid_reasons: string[]
+}
+
 export interface BenchResult {
   version: typeof benchVersion
   timestamp: string
@@ -78,6 +103,8 @@ export interface BenchResult {
     phases: BenchPhase[]
     keys?: Record<string, number>
   }
+  /** Absent in results written before it existed. */
+  measurement?: Measurement
   metrics: {
     /** From the gateway's own histograms over the measured window; absent for other targets. */
     fast_path?: {process_latency_us: Percentiles; drop_count: number}
