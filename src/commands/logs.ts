@@ -4,13 +4,10 @@ import {PocCommand, exitCodesHelp} from '../cli/base-command.js'
 import {parseComponentList} from '../cli/flags.js'
 import type {ComponentName} from '../stack/catalog.js'
 import {ExitCode, usageError} from '../stack/errors.js'
+import {formatLogLine} from '../cli/log-view.js'
 import {type LogLine, componentsWithLogs, followLogs, parseSince, readLogs} from '../stack/logs.js'
 
 const palette = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue, chalk.red]
-
-export interface LogsResult {
-  lines: LogLine[]
-}
 
 export default class Logs extends PocCommand {
   static args = {
@@ -19,7 +16,9 @@ export default class Logs extends PocCommand {
     }),
   }
 
-  static description = `Prints the last lines of each component's log ($POC_HOME/logs/<component>.log), prefixed with the component's name. With -f it keeps following, like tail -f, until Ctrl+C; with --json it prints one JSON object per line.
+  static description = `Prints the last lines of each component's log ($POC_HOME/logs/<component>.log), merged in the order they were written: the component's name, the time (local, from the line itself; a line without one, such as a stack trace, goes with the line before it), then the line. Our services' JSON (pino) lines are shown as level, message and key=value fields. With -f it keeps following, like tail -f, until Ctrl+C.
+
+With --json, with or without -f, it prints one JSON object per line (NDJSON): {component, time, line}, plus level and message for a pino line; time is ISO 8601 or null.
 
 ${exitCodesHelp}
   130  interrupted (Ctrl+C) while following`
@@ -45,7 +44,7 @@ ${exitCodesHelp}
 
   static summary = 'Show component logs.'
 
-  async run(): Promise<LogsResult | undefined> {
+  async run(): Promise<undefined> {
     const {argv, flags} = await this.parse(Logs)
     const since = flags.since === undefined ? undefined : parseSince(flags.since)
     if (flags.since !== undefined && !since) {
@@ -55,21 +54,21 @@ ${exitCodesHelp}
     const components = requested ?? componentsWithLogs(this.home)
     if (components.length === 0) {
       this.say(`No logs yet in ${this.home.logsDir}. Start the stack with: poc up`)
-      return {lines: []}
+      return undefined
     }
     const width = Math.max(...components.map((c) => c.length))
     const print = (entry: LogLine) => {
       if (this.jsonEnabled()) {
-        // NDJSON while following; oclif mutes this.log under --json.
-        if (flags.follow) process.stdout.write(`${JSON.stringify(entry)}\n`)
+        // NDJSON, one object per line, with or without -f (oclif mutes this.log under --json).
+        process.stdout.write(`${JSON.stringify(entry)}\n`)
         return
       }
       const colour = palette[components.indexOf(entry.component) % palette.length] ?? chalk.white
-      this.log(`${colour(entry.component.padEnd(width))} | ${entry.line}`)
+      this.log(formatLogLine(entry, width, colour))
     }
     const lines = await readLogs(this.home, components, {tail: flags.tail, since})
     for (const line of lines) print(line)
-    if (!flags.follow) return {lines}
+    if (!flags.follow) return undefined
 
     const controller = new AbortController()
     let interrupted = false

@@ -7,7 +7,79 @@ import {lastLines} from './log-tail.js'
 
 export interface LogLine {
   component: ComponentName
+  /**
+   * When it was written (ISO 8601), from the line itself, else from the line before it in the
+   * same log (a stack trace's lines belong to the entry that started it); null when unknown.
+   */
+  time: string | null
   line: string
+  /** For a pino (JSON) line of our services: its level's name and message. */
+  level?: string
+  message?: string
+}
+
+const pinoLevels: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+}
+
+export interface PinoRecord {
+  level: string
+  time?: number
+  message: string
+  /** Everything else but the fields every line repeats (service, name, pid, hostname). */
+  fields: Record<string, unknown>
+}
+
+/** A line our services' pino logger wrote, or undefined for any other line. */
+export function parsePinoLine(line: string): PinoRecord | undefined {
+  if (!line.startsWith('{"level":')) return undefined
+  let record: Record<string, unknown>
+  try {
+    record = JSON.parse(line) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  if (typeof record !== 'object' || record === null || typeof record.level !== 'number') return undefined
+  const {level, time, msg, service: _s, name: _n, pid: _p, hostname: _h, ...fields} = record
+  return {
+    level: pinoLevels[level as number] ?? String(level),
+    time: typeof time === 'number' ? time : undefined,
+    message: typeof msg === 'string' ? msg : '',
+    fields,
+  }
+}
+
+/** Log lines with their time and, for pino lines, level and message; `carry` is the time so far. */
+function entriesOf(component: ComponentName, lines: string[], carry?: number): LogLine[] {
+  let current = carry
+  return lines.map((line) => {
+    current = lineTime(line) ?? current
+    const pino = parsePinoLine(line)
+    return {
+      component,
+      time: current === undefined ? null : new Date(current).toISOString(),
+      line,
+      ...(pino ? {level: pino.level, message: pino.message} : {}),
+    }
+  })
+}
+
+/** Several logs as one, in the order their lines were written (stable for equal or unknown times). */
+export function mergeByTime(logs: LogLine[][]): LogLine[] {
+  const keyed = logs.flatMap((entries) => {
+    // Lines before the first with a time sort with that first one.
+    const first = entries.find((e) => e.time !== null)?.time ?? null
+    return entries.map((entry) => ({entry, at: Date.parse(entry.time ?? first ?? '') || 0}))
+  })
+  return keyed
+    .map((k, index) => ({...k, index}))
+    .sort((a, b) => a.at - b.at || a.index - b.index)
+    .map((k) => k.entry)
 }
 
 /** The components with a log file, in catalog order: what `poc logs` shows without arguments. */
@@ -20,7 +92,7 @@ export async function readLogs(
   components: ComponentName[],
   options: {tail: number; since?: Date},
 ): Promise<LogLine[]> {
-  const out: LogLine[] = []
+  const logs: LogLine[][] = []
   for (const component of components) {
     // Read generously when filtering by time, then keep the last `tail` lines that pass.
     const lines = await lastLines(
@@ -28,9 +100,9 @@ export async function readLogs(
       options.since ? Math.max(options.tail, 100_000) : options.tail,
     )
     const kept = options.since ? linesSince(lines, options.since) : lines
-    for (const line of kept.slice(-options.tail)) out.push({component, line})
+    logs.push(entriesOf(component, kept.slice(-options.tail)))
   }
-  return out
+  return mergeByTime(logs)
 }
 
 /**
@@ -44,7 +116,7 @@ export async function followLogs(
   signal: AbortSignal,
   clock: Clock = systemClock,
 ): Promise<void> {
-  const cursors = new Map<ComponentName, {offset: number; partial: string}>()
+  const cursors = new Map<ComponentName, {offset: number; partial: string; time?: number}>()
   for (const component of components) {
     const size = await stat(home.logFile(component)).then(
       (s) => s.size,
@@ -54,7 +126,7 @@ export async function followLogs(
   }
   while (!signal.aborted) {
     for (const component of components) {
-      const cursor = cursors.get(component) as {offset: number; partial: string}
+      const cursor = cursors.get(component) as {offset: number; partial: string; time?: number}
       const file = home.logFile(component)
       const size = await stat(file).then(
         (s) => s.size,
@@ -72,7 +144,10 @@ export async function followLogs(
         cursor.offset = size
         const lines = (cursor.partial + buffer.toString('utf8')).split('\n')
         cursor.partial = lines.pop() ?? ''
-        for (const line of lines) onLine({component, line})
+        for (const entry of entriesOf(component, lines, cursor.time)) {
+          if (entry.time !== null) cursor.time = Date.parse(entry.time)
+          onLine(entry)
+        }
       } finally {
         await handle.close()
       }

@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict'
 import {appendFileSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {describe, it} from 'node:test'
+import {stripVTControlCharacters} from 'node:util'
 import {homeAt} from '../../src/stack/home.js'
-import {type LogLine, followLogs, lineTime, linesSince, parseSince, readLogs} from '../../src/stack/logs.js'
+import {formatLogLine, renderLine, timeColumn} from '../../src/cli/log-view.js'
+import {
+  type LogLine,
+  followLogs,
+  lineTime,
+  linesSince,
+  parsePinoLine,
+  parseSince,
+  readLogs,
+} from '../../src/stack/logs.js'
 import {parseDuration} from '../../src/lib/duration.js'
 import {makeHome} from '../helpers.js'
 
@@ -93,5 +103,73 @@ describe('log lines', () => {
       controller.abort()
       rmSync(home.root, {recursive: true, force: true})
     }
+  })
+})
+
+describe('the merged view of several logs', () => {
+  const t = (s: number) => `2026-11-23 00:00:${String(s).padStart(2, '0')}.000000+00:00`
+
+  it('merges logs in the order their lines were written, untimed lines with the line before', async () => {
+    const home = homeAt(makeHome('logs'))
+    try {
+      mkdirSync(home.logsDir, {recursive: true})
+      writeFileSync(home.logFile('rabbitmq'), `${t(1)} [info] r1\n${t(4)} [error] r4\n  r4 trace\n`)
+      const pm = [
+        `{"level":30,"time":${Date.parse('2026-11-23T00:00:02Z')},"service":"pm","name":"pm","msg":"p2"}`,
+        `{"level":40,"time":${Date.parse('2026-11-23T00:00:05Z')},"service":"pm","name":"pm","msg":"p5"}`,
+      ]
+      writeFileSync(home.logFile('pm'), `${pm.join('\n')}\n`)
+      writeFileSync(home.logFile('redis'), '1:M 23 Nov 2026 00:00:03.000 * d3\n')
+      const lines = await readLogs(home, ['rabbitmq', 'redis', 'pm'], {tail: 10})
+      assert.deepEqual(
+        lines.map((l) => [l.component, l.time?.slice(17, 19), l.level ?? null, l.message ?? null]),
+        [
+          ['rabbitmq', '01', null, null],
+          ['pm', '02', 'info', 'p2'],
+          ['redis', '03', null, null],
+          ['rabbitmq', '04', null, null],
+          ['rabbitmq', '04', null, null],
+          ['pm', '05', 'warn', 'p5'],
+        ],
+      )
+      assert.equal(lines[4]?.line, '  r4 trace')
+    } finally {
+      rmSync(home.root, {recursive: true, force: true})
+    }
+  })
+
+  it('renders a pino line as level, message and fields, and leaves any other line alone', () => {
+    const line = JSON.stringify({
+      level: 50,
+      time: 1,
+      pid: 9,
+      hostname: 'h',
+      service: 'pm',
+      name: 'pm',
+      msg: 'publish failed',
+      queue: 'pm.inbox',
+      attempt: 2,
+      note: 'two words',
+      err: {type: 'Error', message: 'closed', stack: 'Error: closed\n    at x'},
+    })
+    assert.equal(
+      stripVTControlCharacters(renderLine(line)),
+      'ERROR publish failed queue=pm.inbox attempt=2 note="two words" err="Error: closed"',
+    )
+    assert.equal(renderLine('{"level": not json'), '{"level": not json')
+    assert.equal(renderLine('5077:M 23 Nov 2026 * Ready'), '5077:M 23 Nov 2026 * Ready')
+    assert.equal(parsePinoLine('{"msg":"no level"}'), undefined)
+  })
+
+  it('puts a local time column before the line, blank when the time is unknown', () => {
+    const at = new Date(2026, 10, 23, 9, 8, 7, 6)
+    assert.equal(timeColumn(at.toISOString()), '09:08:07.006')
+    assert.equal(timeColumn(null), ' '.repeat(12))
+    assert.equal(
+      stripVTControlCharacters(
+        formatLogLine({component: 'redis', time: at.toISOString(), line: 'x'}, 8, (s) => s),
+      ),
+      'redis    | 09:08:07.006 x',
+    )
   })
 })

@@ -151,7 +151,10 @@ describe('resetStack on a stopped stack', () => {
     assert.ok(exists(home, 'minio/.minio.sys/config.json'))
     assert.equal(exists(home, 'gateway/audit.log'), false, 'the WAL is gone')
     assert.equal(exists(home, 'gateway/outbox.offset'), false, 'the outbox offset is gone')
-    assert.ok(exists(home, 'gateway/order-ids.json'), 'the order id reservation is kept: no id is handed out twice')
+    assert.ok(
+      exists(home, 'gateway/order-ids.json'),
+      'the order id reservation is kept: no id is handed out twice',
+    )
   })
 
   it('says MinIO is not part of a stack that never had it', async () => {
