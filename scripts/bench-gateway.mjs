@@ -158,16 +158,20 @@ try {
   bare.kill()
   bare = undefined
 
+  // After a reset (which also clears the gateway's histograms): the client's figures and the server's.
+  const atRate = async (prefix) => {
+    poc(['reset', '--yes', '--gateway'])
+    await delay(500)
+    const client = await load(gatewayUrl, {
+      duration: rateSeconds,
+      overallRate: rate,
+      requests: orderRequests(token, prefix),
+    })
+    await delay(500)
+    return {client, server: await gatewayMetrics()}
+  }
   process.stderr.write(`reset the gateway, then ${rate} orders/s for ${rateSeconds} s\n`)
-  poc(['reset', '--yes', '--gateway'])
-  await delay(500)
-  const steady = await load(gatewayUrl, {
-    duration: rateSeconds,
-    overallRate: rate,
-    requests: orderRequests(token, 'rate'),
-  })
-  await delay(500)
-  const server = await gatewayMetrics()
+  const {client: steady, server} = await atRate('rate')
 
   process.stderr.write(`synchronous mode (AUDIT_ASYNC_WAL=false): max throughput, then ${rate}/s\n`)
   poc(['down', '--only', 'gateway'])
@@ -177,14 +181,7 @@ try {
     AUDIT_ASYNC_WAL: 'false',
   })
   const syncMax = await load(gatewayUrl, {duration: maxSeconds, requests: orderRequests(token, 'syncmax')})
-  poc(['reset', '--yes', '--gateway'])
-  await delay(500)
-  const syncSteady = await load(gatewayUrl, {
-    duration: rateSeconds,
-    overallRate: rate,
-    requests: orderRequests(token, 'syncrate'),
-  })
-  const syncServer = await gatewayMetrics()
+  const {client: syncSteady, server: syncServer} = await atRate('syncrate')
 
   const ratio = gatewayMax.requestsPerSec / bareMax.requestsPerSec
   const rows = [
