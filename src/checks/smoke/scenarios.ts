@@ -325,7 +325,7 @@ export const scenarios: Scenario[] = [
   {
     id: 'metrics',
     number: 9,
-    title: '/metrics/summary answers; /metrics/stream sends its first event within 2 s',
+    title: '/metrics/summary answers; /metrics/stream sends the summary to onmessage within 2 s',
     timeoutMs: 10_000,
     run: async ({target, probe, signal}) => {
       const pm = target.url('pm')
