@@ -1,6 +1,6 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 import chalk, {type ChalkInstance} from 'chalk'
-import type {TelemetryEvent} from '../services/pm/telemetry.js'
+import {telemetryStreamEvents, type TelemetryEvent} from '../services/pm/telemetry.js'
 import {ExitCode, PocError, errorMessage, usageError} from '../stack/errors.js'
 import {EventStreamError, readEventStream} from './event-stream.js'
 
@@ -99,9 +99,10 @@ export async function tail(
 }
 
 /**
- * New events as pm pushes them, until `signal` aborts. When pm goes away (a restart), it
- * reconnects with backoff and resumes with Last-Event-ID from the last event seen, which pm
- * answers with what was missed: nothing is lost and nothing shown twice.
+ * New events as pm pushes them, until `signal` aborts, read with EventSource. When pm goes away (a
+ * restart), it reconnects with backoff and resumes with Last-Event-ID from the last event seen,
+ * which pm answers with what was missed: nothing is lost and nothing shown twice. The backoff is
+ * ours, not EventSource's (which waits pm's `retry:` hint, 3 s, and gives up on a 503 answer).
  */
 export async function follow(url: string, filters: TelemetryFilters, options: FollowOptions): Promise<void> {
   const {signal, onEvent, onStatus} = options
@@ -110,22 +111,22 @@ export async function follow(url: string, filters: TelemetryFilters, options: Fo
   let after = options.after
   let delay = minDelay
   let lost = false
+  const onOpen = () => {
+    if (!lost) return
+    lost = false
+    delay = minDelay
+    onStatus?.({kind: 'back', after})
+  }
   while (!signal.aborted) {
     let reason: string
     try {
-      if (lost) {
-        // The stream yields nothing until an event comes, so health tells when pm is back.
-        await pmJson(url, '/health', {signal})
-        lost = false
-        delay = minDelay
-        onStatus?.({kind: 'back', after})
-      }
       const headers: Record<string, string> = after === undefined ? {} : {'last-event-id': String(after)}
-      for await (const message of readEventStream(streamUrl, {headers, signal})) {
-        if (message.event === 'resync_required') {
+      const events = [telemetryStreamEvents.event, telemetryStreamEvents.resync]
+      for await (const message of readEventStream(streamUrl, {headers, signal, events, onOpen})) {
+        if (message.event === telemetryStreamEvents.resync) {
           const notice = JSON.parse(message.data) as {lastEventId: number; reason: string}
           onStatus?.({kind: 'resync', ...notice})
-        } else if (message.event === 'telemetry') {
+        } else {
           const event = JSON.parse(message.data) as TelemetryEvent
           after = event.id
           onEvent(event)
@@ -181,7 +182,6 @@ async function newestId(url: string): Promise<number> {
 
 /** A 4xx other than 429 means pm will refuse again: retrying cannot help. */
 function isRefusal(error: unknown): boolean {
-  if (error instanceof PocError) return error.exitCode === ExitCode.usage
   if (!(error instanceof EventStreamError) || error.status === undefined) return false
   return error.status >= 400 && error.status < 500 && error.status !== 429
 }

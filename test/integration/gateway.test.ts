@@ -7,6 +7,7 @@ import {after, before, describe, it} from 'node:test'
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp from 'amqplib'
 import {readEventStream, type StreamEvent} from '../../src/checks/event-stream.js'
+import {gatewayStreamEvents} from '../../src/services/gateway/events.js'
 import {signJwt} from '../../src/services/gateway/jwt.js'
 import type {StatusResult} from '../../src/stack/stack.js'
 import {cleanup, makeHome, parseJson, runPoc, testPortOffsets, upStack} from '../helpers.js'
@@ -89,6 +90,7 @@ function collect(route: string, auth: string, headers: Record<string, string> = 
   const done = (async () => {
     for await (const event of readEventStream(`${gatewayUrl}${route}`, {
       headers: {authorization: `Bearer ${auth}`, ...headers},
+      events: gatewayStreamEvents,
       signal: controller.signal,
     })) {
       events.push(event)

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict'
 import {rmSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {EventSource} from 'eventsource'
 import {readEventStream} from '../../src/checks/event-stream.js'
 import {registerPmRoutes} from '../../src/services/pm/routes.js'
 import {PmStore} from '../../src/services/pm/store.js'
-import {TelemetryStore} from '../../src/services/pm/telemetry.js'
+import {TelemetryStore, telemetryStreamEvents} from '../../src/services/pm/telemetry.js'
 import {close, createHttpServer, listen} from '../../src/services/shared/http.js'
 import {createLogger} from '../../src/services/shared/logger.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
@@ -190,16 +191,53 @@ describe('pm routes', () => {
     assert.equal(found.json?.total, 1)
   })
 
-  it('sends the summary at once on /metrics/stream, with an id', async () => {
+  it('opens /metrics/stream with the summary as an unnamed event: its data line first, then its id and the retry hint', async () => {
     const controller = new AbortController()
     const response = await fetch(`${url}/metrics/stream`, {signal: controller.signal})
     assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/)
     const reader = (response.body as ReadableStream<Uint8Array>).getReader()
     let text = ''
-    while (!text.includes('\n\n', text.indexOf('event: summary')))
-      text += new TextDecoder().decode((await reader.read()).value)
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value)
     controller.abort()
-    assert.match(text, /id: \d+\nevent: summary\ndata: \{.*"projects"/)
+    const [data, id, retry, ...rest] = (text.split('\n\n')[0] ?? '').split('\n')
+    assert.match(data ?? '', /^data: \{.*"projects"/, 'the stream’s first line is its data line')
+    assert.ok(JSON.parse(data?.slice('data: '.length) ?? '').cachedAt)
+    assert.match(id ?? '', /^id: \d+$/)
+    assert.equal(retry, 'retry: 3000')
+    assert.deepEqual(rest, [], 'no event: field, so the summary is a message event')
+  })
+
+  it('hands the summary to an EventSource’s onmessage on connect and after a change, each with its id', async () => {
+    const source = new EventSource(`${url}/metrics/stream`)
+    const got: MessageEvent[] = []
+    let wake = () => {}
+    source.onmessage = (event) => {
+      got.push(event)
+      wake()
+    }
+    const until = async (count: number) => {
+      const deadline = Date.now() + 5000
+      while (got.length < count && Date.now() < deadline)
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          setTimeout(resolve, 100)
+        })
+      assert.ok(got.length >= count, `${count} summaries, got ${got.length}`)
+    }
+    try {
+      await until(1)
+      await call('POST', '/api/v1/projects', {projectCode: 'STREAM-1', projectName: 'Stream'})
+      await until(2)
+    } finally {
+      source.close()
+    }
+    const [first, second] = got.map((event) => ({
+      id: event.lastEventId,
+      summary: JSON.parse(String(event.data)) as {projects: Record<string, number>},
+    }))
+    assert.match(first?.id ?? '', /^\d+$/)
+    assert.ok(Number(second?.id) > Number(first?.id), `ids increase: ${first?.id}, ${second?.id}`)
+    assert.equal(second?.summary.projects.planned, (first?.summary.projects.planned ?? 0) + 1)
   })
 
   it('streams telemetry under each event’s own id, first replaying what a client missed after its Last-Event-ID', async () => {
@@ -222,6 +260,7 @@ describe('pm routes', () => {
       const got: {id?: string; event: string; data: {id: number; event: string}}[] = []
       const stream = readEventStream(`${url}/api/v1/telemetry/ui/stream?component=replay-ui${query}`, {
         headers,
+        events: Object.values(telemetryStreamEvents),
         signal: controller.signal,
       })
       for await (const message of stream) {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import {after, before, describe, it} from 'node:test'
+import {EventSource} from 'eventsource'
 import {pino} from 'pino'
 import {close, createHttpServer, listen, type HttpServer} from '../../src/services/shared/http.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
-import {SseHub, type SseHubOptions} from '../../src/services/shared/sse.js'
+import {MESSAGE_EVENT, SseHub, type SseHubOptions} from '../../src/services/shared/sse.js'
 import {rawRequest} from '../helpers.js'
 
 interface SseEvent {
@@ -213,6 +214,98 @@ describe('SseHub', () => {
 
     for (const reader of readers) reader.destroy()
     await eventually(() => server.hub.stats().clients === 0, 'closed clients to be removed')
+  })
+})
+
+/** The raw bytes of a stream until it holds `events` blank-line-ended blocks. */
+async function rawStream(url: string, events: number): Promise<string> {
+  const controller = new AbortController()
+  const response = await fetch(url, {signal: controller.signal})
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+  let text = ''
+  while (text.split('\n\n').length <= events) text += new TextDecoder().decode((await reader.read()).value)
+  controller.abort()
+  return text
+}
+
+describe('SseHub unnamed events and an initial event', () => {
+  let server: {app: HttpServer; hub: SseHub<string | undefined>; url: string}
+  before(async () => {
+    const hub = new SseHub<string | undefined>()
+    const app = createHttpServer({
+      service: 'sse-test',
+      logger: pino({level: 'silent'}),
+      registry: createRegistry('sse-test'),
+    })
+    app.get<{Querystring: {name?: string}}>('/first', async (request, reply) => {
+      hub.attach(request, reply, {initial: {event: request.query.name ?? MESSAGE_EVENT, data: {n: 0}}})
+    })
+    app.get('/plain', async (request, reply) => {
+      hub.attach(request, reply)
+    })
+    const {url} = await listen(app, {port: 0})
+    server = {app, hub, url}
+  })
+  after(async () => {
+    await stop(server)
+  })
+
+  it('opens with the initial event, its data line first and the retry hint after it; a message event has no event: field', async () => {
+    await eventually(() => server.hub.size === 0, 'earlier clients to be gone')
+    const opened = rawStream(`${server.url}/first`, 2)
+    await eventually(() => server.hub.size === 1, 'the client to attach')
+    server.hub.broadcast(MESSAGE_EVENT, {n: 1})
+    const [first, second] = (await opened).split('\n\n')
+    assert.match(first ?? '', /^data: \{"n":0\}\nid: (\d+)\nretry: 3000$/)
+    const firstId = Number(/id: (\d+)/.exec(first ?? '')?.[1])
+    assert.equal(second, `data: {"n":1}\nid: ${firstId + 1}`)
+    assert.equal(server.hub.stats().sent, 2, 'the initial event counts as sent')
+  })
+
+  it('opens with a named initial event as id, event, data, then the retry hint', async () => {
+    const text = await rawStream(`${server.url}/first?name=hello`, 1)
+    assert.match(text, /^id: \d+\nevent: hello\ndata: \{"n":0\}\nretry: 3000\n\n/)
+  })
+
+  it('without an initial event, opens with the retry hint alone', async () => {
+    await eventually(() => server.hub.size === 0, 'earlier clients to be gone')
+    const opened = rawStream(`${server.url}/plain`, 2)
+    await eventually(() => server.hub.size === 1, 'the client to attach')
+    server.hub.broadcast('tick', {n: 2})
+    assert.match(await opened, /^retry: 3000\n\nid: \d+\nevent: tick\ndata: \{"n":2\}\n\n/)
+  })
+
+  it('answers with an error, not a hung stream, when the initial event cannot be framed', async () => {
+    const response = await fetch(`${server.url}/first?name=${encodeURIComponent('a\nb')}`)
+    assert.equal(response.status, 500)
+    assert.equal(server.hub.size, 0)
+  })
+
+  it('hands message events to an EventSource’s onmessage with their ids, and named ones to their listeners only', async () => {
+    await eventually(() => server.hub.size === 0, 'earlier clients to be gone')
+    const source = new EventSource(`${server.url}/first`)
+    const messages: MessageEvent[] = []
+    const ticks: MessageEvent[] = []
+    source.onmessage = (event) => messages.push(event)
+    source.addEventListener('tick', (event) => ticks.push(event))
+    try {
+      await eventually(() => messages.length === 1, 'the initial event')
+      server.hub.broadcast('tick', {n: 1})
+      server.hub.broadcast(MESSAGE_EVENT, {n: 2})
+      await eventually(() => messages.length === 2 && ticks.length === 1, 'the broadcasts')
+    } finally {
+      source.close()
+    }
+    assert.deepEqual(
+      messages.map((event) => JSON.parse(String(event.data))),
+      [{n: 0}, {n: 2}],
+    )
+    assert.deepEqual(JSON.parse(String(ticks[0]?.data)), {n: 1})
+    const ids = [messages[0], ticks[0], messages[1]].map((event) => Number(event?.lastEventId))
+    assert.ok(
+      ids.every((id, i) => id > 0 && (i === 0 || id > (ids[i - 1] ?? 0))),
+      `ids: ${ids.join(',')}`,
+    )
   })
 })
 

@@ -5,7 +5,13 @@
  * than mistaken for a position in the new sequence.
  */
 
-export type GatewayEventType = 'order_accepted' | 'order_durable' | 'order_update'
+import {RESYNC_EVENT} from '../shared/sse.js'
+
+export const gatewayEventTypes = ['order_accepted', 'order_durable', 'order_update'] as const
+export type GatewayEventType = (typeof gatewayEventTypes)[number]
+
+/** Every event type `GET /stream` and `/orders/:id/stream` send, each a named event. */
+export const gatewayStreamEvents = [...gatewayEventTypes, RESYNC_EVENT] as const
 
 export interface GatewayEvent {
   id: string

@@ -2,7 +2,7 @@ import {rm, statfs} from 'node:fs/promises'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import type {Logger} from '../shared/logger.js'
-import {SseHub, type SseClient} from '../shared/sse.js'
+import {RESYNC_EVENT, SseHub, type SseClient} from '../shared/sse.js'
 import type {GatewayConfig} from './config.js'
 import {
   type AcceptOutcome,
@@ -299,7 +299,7 @@ export class Gateway {
       // Its id is the newest event's, so a client that reconnects after resyncing misses nothing new.
       this.hub.send(
         client,
-        'resync_required',
+        RESYNC_EVENT,
         {lastEventId: client.lastEventId, reason: replay.reason},
         this.ring.latestId(),
       )
@@ -382,7 +382,7 @@ export class Gateway {
       await this.openLog()
     }, true)
     // Open streams hold orders that no longer exist: tell them to start over.
-    this.hub.broadcast('resync_required', {reason: 'the gateway was reset'}, undefined, this.ring.latestId())
+    this.hub.broadcast(RESYNC_EVENT, {reason: 'the gateway was reset'}, undefined, this.ring.latestId())
     this.log.info('reset: WAL, audit chain, outbox offset and orders emptied')
   }
 

@@ -5,7 +5,7 @@ import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
 import {idempotencyKeyOf} from '../shared/idempotency-key.js'
 import {parseInput} from '../shared/input.js'
 import type {RateLimiter} from '../shared/rate-limit.js'
-import type {SseHub} from '../shared/sse.js'
+import {MESSAGE_EVENT, type SseHub} from '../shared/sse.js'
 import {
   applyTimesheetAction,
   checkTimesheetAction,
@@ -17,7 +17,14 @@ import {
   projectAction,
 } from './domain.js'
 import type {PmStore} from './store.js'
-import {type TelemetryQuery, type TelemetryStore, matches, parseLastEventId, parseQuery} from './telemetry.js'
+import {
+  type TelemetryQuery,
+  type TelemetryStore,
+  matches,
+  parseLastEventId,
+  parseQuery,
+  telemetryStreamEvents,
+} from './telemetry.js'
 
 /** Publishes to the shard of the envelope's key; resolves once the event is durable (confirmed or in the outbox). */
 export interface ShardPublisher {
@@ -88,9 +95,12 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
     }
   }
 
-  /** Every state change refreshes the summary and pushes it to /metrics/stream. */
+  /**
+   * Every state change refreshes the summary and pushes it to /metrics/stream, as an unnamed event
+   * (what EventSource's onmessage gets, as the seed's UI and live test read it).
+   */
   const notifyChange = () => {
-    deps.metricsHub.broadcast('summary', summary(true))
+    deps.metricsHub.broadcast(MESSAGE_EVENT, summary(true))
   }
   const change = async <T>(fn: Parameters<PmStore['mutate']>[0]): Promise<T> => {
     const result = (await store.mutate(fn)) as T
@@ -253,9 +263,9 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
     return summary(refresh === 'true')
   })
 
+  // The summary opens the stream, so its first line is `data:` (the seed's live smoke checks it).
   app.get('/metrics/stream', (request, reply) => {
-    const client = deps.metricsHub.attach(request, reply)
-    deps.metricsHub.send(client, 'summary', summary(false))
+    deps.metricsHub.attach(request, reply, {initial: {event: MESSAGE_EVENT, data: summary(false)}})
   })
 
   app.post('/api/v1/telemetry/ui', async (request, reply) => {
@@ -290,12 +300,13 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
     if (resumeFrom === undefined) return
     const {resync, events} = telemetry.replay(resumeFrom, filter)
     // Under the client's own id, so that notice does not move where it resumes from.
-    if (resync) deps.telemetryHub.send(client, 'resync_required', resync, String(resumeFrom))
-    for (const event of events) deps.telemetryHub.send(client, 'telemetry', event, String(event.id))
+    if (resync) deps.telemetryHub.send(client, telemetryStreamEvents.resync, resync, String(resumeFrom))
+    for (const event of events)
+      deps.telemetryHub.send(client, telemetryStreamEvents.event, event, String(event.id))
   })
   telemetry.onEvent((event) =>
     deps.telemetryHub.broadcast(
-      'telemetry',
+      telemetryStreamEvents.event,
       event,
       (client) => matchesSafely(event, client.filter),
       String(event.id),

@@ -4,6 +4,10 @@ import {z} from 'zod'
 import {HttpError} from '../shared/http.js'
 import {DetailPathError, evaluateDetailPath} from './detail-path.js'
 import {parseInput} from '../shared/input.js'
+import {RESYNC_EVENT} from '../shared/sse.js'
+
+/** The event types of `GET /api/v1/telemetry/ui/stream`, each a named event. */
+export const telemetryStreamEvents = {event: 'telemetry', resync: RESYNC_EVENT} as const
 
 /**
  * UI and server telemetry (SPEC §4.1): the last 200 events in memory, every event appended

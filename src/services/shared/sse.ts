@@ -42,6 +42,22 @@ interface Connection<F> extends SseClient<F> {
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n')
 
+/**
+ * The event an EventSource hands to `onmessage`: the hub writes it without an `event:` field, as
+ * the seed's pm did, so a client that only sets `onmessage` gets it.
+ */
+export const MESSAGE_EVENT = 'message'
+
+/** What a stream sends when it cannot replay everything after a client's Last-Event-ID. */
+export const RESYNC_EVENT = 'resync_required'
+
+/** An event the hub writes as soon as a stream opens, before anything else. */
+export interface SseInitialEvent {
+  event: string
+  data: unknown
+  id?: string
+}
+
 const streamHeaders = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
@@ -88,11 +104,16 @@ export class SseHub<F = undefined> {
     this.heartbeat.unref()
   }
 
-  /** Takes the request over from fastify and keeps it open as an event stream. */
+  /**
+   * Takes the request over from fastify and keeps it open as an event stream. The stream opens
+   * with the `retry:` hint; with `initial` it opens with that event instead, the hint placed after
+   * its `data:` line (field order within an event does not matter to a conforming client), so
+   * that the stream's first line is a `data:` line, which the seed's live smoke checks.
+   */
   attach(
     request: FastifyRequest,
     reply: FastifyReply,
-    options: {lastEventId?: string; filter?: F; owner?: string} = {},
+    options: {lastEventId?: string; filter?: F; owner?: string; initial?: SseInitialEvent} = {},
   ): SseClient<F> {
     if (this.closed)
       throw new HttpError(503, 'shutting_down', 'the service is shutting down; reconnect shortly')
@@ -113,10 +134,18 @@ export class SseHub<F = undefined> {
         `${options.owner} already holds ${owned} event streams (the limit is ${this.maxClientsPerOwner}); close one first`,
       )
     }
+    const {initial} = options
+    // Framed before the hijack: a bad name or id throws while fastify can still answer. HEAD asks
+    // for the headers only: a stream kept open for it never ends, as it has no body.
+    const opening =
+      request.method === 'HEAD'
+        ? undefined
+        : initial
+          ? this.frame(initial.event, initial.data, initial.id, this.retryMs)
+          : Buffer.from(`retry: ${this.retryMs}\n\n`)
     reply.hijack()
     const res = reply.raw
-    // HEAD asks for the headers only: a stream kept open for it never ends, as it has no body.
-    if (request.method === 'HEAD') {
+    if (opening === undefined) {
       res.writeHead(200, streamHeaders)
       res.end()
       return {id: 0, filter: options.filter as F, lastEventId: undefined}
@@ -131,7 +160,8 @@ export class SseHub<F = undefined> {
       owner: options.owner,
     }
     res.writeHead(200, streamHeaders)
-    res.write(`retry: ${this.retryMs}\n\n`)
+    res.write(opening)
+    if (initial) this.sent++
     this.add(connection)
     res.once('close', () => this.remove(connection))
     // The peer may already be gone, in which case 'close' has fired before we listened.
@@ -141,7 +171,8 @@ export class SseHub<F = undefined> {
 
   /**
    * Returns false when the client is gone (closed or dropped). `id` replaces the hub's own
-   * sequence number when the caller keeps a replay buffer under its own ids.
+   * sequence number when the caller keeps a replay buffer under its own ids. An `event` of
+   * MESSAGE_EVENT goes out unnamed: EventSource's `onmessage` gets it.
    */
   send(client: SseClient<F>, event: string, data: unknown, id?: string): boolean {
     const connection = client as Connection<F>
@@ -202,14 +233,24 @@ export class SseHub<F = undefined> {
     else this.perOwner.delete(connection.owner)
   }
 
-  private frame(event: string, data: unknown, id?: string): Buffer {
+  /**
+   * One event. An unnamed (MESSAGE_EVENT) one starts with its `data:` line, the id after it; a
+   * named one starts with its id and name. `retryMs` adds the reconnection hint after the data.
+   */
+  private frame(event: string, data: unknown, id?: string, retryMs?: number): Buffer {
     // A line break in the name or id would let the caller forge fields of the event.
     if (/[\r\n]/.test(event)) throw new Error(`SSE event name must be one line: ${JSON.stringify(event)}`)
     if (id !== undefined && /[\r\n]/.test(id))
       throw new Error(`SSE event id must be one line: ${JSON.stringify(id)}`)
     // JSON.stringify escapes line breaks, so data always fits on one `data:` line.
-    const json = JSON.stringify(data) ?? 'null'
-    return Buffer.from(`id: ${id ?? ++this.sequence}\nevent: ${event}\ndata: ${json}\n\n`)
+    const dataLine = `data: ${JSON.stringify(data) ?? 'null'}\n`
+    const idLine = `id: ${id ?? ++this.sequence}\n`
+    const retryLine = retryMs === undefined ? '' : `retry: ${retryMs}\n`
+    return Buffer.from(
+      event === MESSAGE_EVENT
+        ? `${dataLine}${idLine}${retryLine}\n`
+        : `${idLine}event: ${event}\n${dataLine}${retryLine}\n`,
+    )
   }
 
   private deliver(connection: Connection<F>, frame: Buffer): boolean {
