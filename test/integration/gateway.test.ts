@@ -587,16 +587,19 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     // A group commit 1 s away: the 202 leaves long before the order's record reaches the disk.
     const slow = {AUDIT_FDATASYNC_MAX_WAIT_US: '1000000', AUDIT_FDATASYNC_MAX_BATCH: '100000'}
     const auth = token(`ids-${run}`)
-    const restartAfterKill = async (env: Record<string, string>) => {
-      process.kill(await gatewayPid(), 'SIGKILL')
+    // The pid is read before the order: `poc status` takes a while, and the kill must come before
+    // the group commit's 1 s is up.
+    const restartAfterKill = async (pid: number, env: Record<string, string>) => {
+      process.kill(pid, 'SIGKILL')
       const up = await runPoc(home, ['up', '--only', 'gateway', '--port-offset', String(offset)], env)
       assert.equal(up.exitCode, 0, up.stdout + up.stderr)
     }
 
     await restartGateway(slow)
+    const slowPid = await gatewayPid()
     const a = await call('POST', '/orders', {auth, key: `ids-a-${run}`, body: limitBuy()})
     assert.equal(a.status, 202)
-    await restartAfterKill(slow)
+    await restartAfterKill(slowPid, slow)
     assert.equal(
       (await call('GET', `/orders/${a.json.orderId}`, {auth})).status,
       404,
@@ -610,9 +613,10 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     await restartGateway(sync)
     const health = await call('GET', '/health')
     assert.equal((health.json.wal as {mode: string}).mode, 'sync')
+    const syncPid = await gatewayPid()
     const c = await call('POST', '/orders', {auth, key: `ids-c-${run}`, body: limitBuy()})
     assert.equal(c.status, 202)
-    await restartAfterKill(sync)
+    await restartAfterKill(syncPid, sync)
     const kept = await call('GET', `/orders/${c.json.orderId}`, {auth})
     assert.equal(kept.status, 200, 'sync: an order answered 202 survives kill -9')
     assert.equal(kept.json.idempotencyKey, `ids-c-${run}`)
