@@ -35,6 +35,8 @@ export const testPortOffsets = {
   podmanPort: 6800,
   podmanServices: 6925,
   grafana: 5500,
+  gatewaySeed: 1050,
+  metricsLint: 1525,
 } as const
 
 export function makeHome(label: string): string {

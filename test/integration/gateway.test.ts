@@ -157,7 +157,7 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     const refusals: Array<[Record<string, unknown>, number, string]> = [
       [limitBuy({qty: 0}), 422, 'INVALID_QTY'],
       [limitBuy({qty: 1.5}), 422, 'INVALID_QTY'],
-      [limitBuy({symbol: 'NOPE'}), 422, 'INVALID_SYMBOL'],
+      [limitBuy({symbol: 'no such symbol'}), 422, 'INVALID_SYMBOL'],
       [limitBuy({qty: 10_001}), 422, 'RISK_REJECT'],
       [limitBuy({qty: 10_000, price: 200_000}), 422, 'RISK_REJECT'],
     ]
@@ -169,7 +169,7 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     }
     const rejected = await call('POST', '/orders', {
       auth,
-      body: limitBuy({symbol: 'NOPE', clientOrderId: `rj-${run}`}),
+      body: limitBuy({symbol: 'no such symbol', clientOrderId: `rj-${run}`}),
     })
     assert.equal(rejected.status, 422)
     const rejectedStatus = await call('GET', `/orders/client/rj-${run}`, {auth})
