@@ -106,7 +106,7 @@ async function gatewayMetrics() {
     p50: value(`gateway_${name}_p50_us`),
     p99: value(`gateway_${name}_p99_us`),
     p999: value(`gateway_${name}_p999_us`),
-    count: value(`gateway_${name}_count`),
+    count: value(`gateway_${name}_seconds_count`),
   })
   return {
     fast_path_processing: triple('fast_path_processing'),

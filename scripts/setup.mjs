@@ -42,6 +42,8 @@ const harnessTools = [
     debianPackage: 'debootstrap',
     searchPath: true,
   },
+  // Lints every service's /metrics in npm test (promtool check metrics) and the alert rules.
+  {name: 'promtool', candidates: ['/usr/bin/promtool'], debianPackage: 'prometheus', searchPath: true},
   // Reads compose/compose.yaml in a test, as a user running the stack by hand would.
   {
     name: 'podman-compose',
@@ -50,7 +52,14 @@ const harnessTools = [
     searchPath: true,
   },
 ]
-const missingTools = harnessTools.filter((t) => !findBinary(t)).map((t) => t.debianPackage)
+const missingTools = [
+  ...new Set(
+    harnessTools
+      .filter((t) => !findBinary(t))
+      .map((t) => t.debianPackage)
+      .filter((p) => !missing.includes(p)),
+  ),
+]
 
 if (missing.length === 0) {
   console.log(
@@ -58,7 +67,9 @@ if (missing.length === 0) {
   )
 }
 if (missingTools.length === 0)
-  console.log('setup: the harness has its tools (chromium, podman, runc, debootstrap, podman-compose).')
+  console.log(
+    'setup: the harness has its tools (chromium, podman, runc, debootstrap, promtool, podman-compose).',
+  )
 if (missing.length + missingTools.length > 0) installDebianPackages(missing, missingTools)
 console.log('setup: done. Next: npx poc up')
 

@@ -36,6 +36,8 @@ export const testPortOffsets = {
   podmanServices: 6925,
   grafana: 5500,
   streams: 1200,
+  gatewaySeed: 1050,
+  metricsLint: 1525,
 } as const
 
 export function makeHome(label: string): string {

@@ -45,6 +45,9 @@ const registrations: Partial<Record<ComponentName, (registry: Registry) => unkno
       sseClients: () => 0,
       sseDropped: () => 0,
       outbox: () => undefined,
+      inflightLimit: () => 0,
+      durableCommitRate: () => 0,
+      softRejectRate: () => 0,
     })
   },
 }
@@ -61,13 +64,22 @@ export function serviceMetricFamilies(): Promise<Map<ComponentName, MetricFamily
   return built
 }
 
+/** The services with a /metrics of their own. */
+export const servicesWithMetrics = Object.keys(registrations) as ComponentName[]
+
+/** A registry filled as the service's main fills it (idle values), e.g. to lint its exposition. */
+export function serviceRegistry(name: ComponentName): Registry {
+  const register = registrations[name]
+  if (!register) throw new Error(`${name} has no metrics registry`)
+  const registry = createRegistry(name)
+  register(registry)
+  return registry
+}
+
 async function buildFamilies(): Promise<Map<ComponentName, MetricFamily[]>> {
   const families = new Map<ComponentName, MetricFamily[]>()
-  for (const [name, register] of Object.entries(registrations) as Array<
-    [ComponentName, (registry: Registry) => unknown]
-  >) {
-    const registry = createRegistry(name)
-    register(registry)
+  for (const name of servicesWithMetrics) {
+    const registry = serviceRegistry(name)
     const declared = await registry.getMetricsAsJSON()
     families.set(
       name,

@@ -159,7 +159,7 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     const refusals: Array<[Record<string, unknown>, number, string]> = [
       [limitBuy({qty: 0}), 422, 'INVALID_QTY'],
       [limitBuy({qty: 1.5}), 422, 'INVALID_QTY'],
-      [limitBuy({symbol: 'NOPE'}), 422, 'INVALID_SYMBOL'],
+      [limitBuy({symbol: 'no such symbol'}), 422, 'INVALID_SYMBOL'],
       [limitBuy({qty: 10_001}), 422, 'RISK_REJECT'],
       [limitBuy({qty: 10_000, price: 200_000}), 422, 'RISK_REJECT'],
     ]
@@ -171,7 +171,7 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     }
     const rejected = await call('POST', '/orders', {
       auth,
-      body: limitBuy({symbol: 'NOPE', clientOrderId: `rj-${run}`}),
+      body: limitBuy({symbol: 'no such symbol', clientOrderId: `rj-${run}`}),
     })
     assert.equal(rejected.status, 422)
     const rejectedStatus = await call('GET', `/orders/client/rj-${run}`, {auth})
@@ -589,16 +589,19 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     // A group commit 1 s away: the 202 leaves long before the order's record reaches the disk.
     const slow = {AUDIT_FDATASYNC_MAX_WAIT_US: '1000000', AUDIT_FDATASYNC_MAX_BATCH: '100000'}
     const auth = token(`ids-${run}`)
-    const restartAfterKill = async (env: Record<string, string>) => {
-      process.kill(await gatewayPid(), 'SIGKILL')
+    // The pid is read before the order: `poc status` takes a while, and the kill must come before
+    // the group commit's 1 s is up.
+    const restartAfterKill = async (pid: number, env: Record<string, string>) => {
+      process.kill(pid, 'SIGKILL')
       const up = await runPoc(home, ['up', '--only', 'gateway', '--port-offset', String(offset)], env)
       assert.equal(up.exitCode, 0, up.stdout + up.stderr)
     }
 
     await restartGateway(slow)
+    const slowPid = await gatewayPid()
     const a = await call('POST', '/orders', {auth, key: `ids-a-${run}`, body: limitBuy()})
     assert.equal(a.status, 202)
-    await restartAfterKill(slow)
+    await restartAfterKill(slowPid, slow)
     assert.equal(
       (await call('GET', `/orders/${a.json.orderId}`, {auth})).status,
       404,
@@ -612,9 +615,10 @@ describe('gateway (SPEC §4.5) against a real process and RabbitMQ', () => {
     await restartGateway(sync)
     const health = await call('GET', '/health')
     assert.equal((health.json.wal as {mode: string}).mode, 'sync')
+    const syncPid = await gatewayPid()
     const c = await call('POST', '/orders', {auth, key: `ids-c-${run}`, body: limitBuy()})
     assert.equal(c.status, 202)
-    await restartAfterKill(sync)
+    await restartAfterKill(syncPid, sync)
     const kept = await call('GET', `/orders/${c.json.orderId}`, {auth})
     assert.equal(kept.status, 200, 'sync: an order answered 202 survives kill -9')
     assert.equal(kept.json.idempotencyKey, `ids-c-${run}`)

@@ -3,6 +3,7 @@ import {describe, it} from 'node:test'
 import {OrderBook} from '../../src/services/gateway/book.js'
 import {
   type EngineEvent,
+  type EngineLimits,
   type JournalType,
   OrderEngine,
   type OrderRequest,
@@ -10,12 +11,13 @@ import {
 
 const limits = {
   symbols: new Set(['BTC', 'ETH']),
+  maxSymbols: 3,
   maxOrderQty: 10_000,
   maxNotional: 1e9,
   queueCapacity: 4,
 }
 
-function engine(now = () => Date.parse('2026-11-23T00:00:00Z')) {
+function engine(now = () => Date.parse('2026-11-23T00:00:00Z'), overrides: Partial<EngineLimits> = {}) {
   const records: Array<{seq: number; type: JournalType; data: Record<string, unknown>}> = []
   const events: EngineEvent[] = []
   const journal = {
@@ -26,7 +28,7 @@ function engine(now = () => Date.parse('2026-11-23T00:00:00Z')) {
     },
   }
   return {
-    engine: new OrderEngine(limits, journal, (e) => events.push(structuredClone(e)), now),
+    engine: new OrderEngine({...limits, ...overrides}, journal, (e) => events.push(structuredClone(e)), now),
     records,
     events,
   }
@@ -202,5 +204,77 @@ describe('order engine', () => {
     assert.equal(restarted.engine.byClientOrderId('b', 'cid-1')?.orderId, 'ORD-0000000002')
     const next = restarted.engine.accept('c', 'k4', limit('BUY', 1, 1))
     assert.equal(next.kind === 'accepted' && next.order.orderId, 'ORD-0000000004', 'ids continue')
+  })
+
+  it('trades any well-formed symbol without SYMBOLS, up to MAX_SYMBOLS distinct ones', () => {
+    const {engine: e} = engine(undefined, {symbols: undefined, maxSymbols: 3})
+    const reasonOf = (symbol: string, key: string) => {
+      const outcome = e.accept('acct', key, {...limit('BUY', 1, 10), symbol})
+      return outcome.kind === 'rejected'
+        ? `${outcome.status} ${outcome.reason}: ${outcome.message}`
+        : outcome.kind
+    }
+    assert.equal(reasonOf('AAPL', 'a1'), 'accepted')
+    assert.equal(reasonOf('BTCUSD', 'a2'), 'accepted')
+    for (const [symbol, i] of [
+      ['aapl', 1],
+      ['', 2],
+      ['BTC/USD', 3],
+      ['A'.repeat(33), 4],
+      ['A B', 5],
+    ] as const)
+      assert.match(
+        reasonOf(symbol, `bad${i}`),
+        /^422 INVALID_SYMBOL: symbol ".*" is not 1 to 32 characters of A-Z/,
+      )
+    assert.equal(reasonOf('BRK.B_X-1', 'a3'), 'accepted')
+    assert.match(
+      reasonOf('MSFT', 'a4'),
+      /^422 INVALID_SYMBOL: symbol "MSFT" would be one more than the 3 symbols .*MAX_SYMBOLS/,
+    )
+    assert.equal(reasonOf('AAPL', 'a5'), 'accepted', 'a symbol already traded is still taken at the cap')
+    assert.equal(e.symbolCount, 3)
+  })
+
+  it('trades only the SYMBOLS list when it is set, whatever MAX_SYMBOLS says', () => {
+    const {engine: e} = engine(undefined, {symbols: new Set(['BTC', 'ETH', 'SOL']), maxSymbols: 1})
+    for (const [i, symbol] of ['BTC', 'ETH', 'SOL'].entries())
+      assert.equal(e.accept('a', `k${i}`, {...limit('BUY', 1, 1), symbol}).kind, 'accepted')
+    const aapl = e.accept('a', 'k-aapl', {...limit('BUY', 1, 1), symbol: 'AAPL'})
+    assert.equal(aapl.kind === 'rejected' && aapl.reason, 'INVALID_SYMBOL')
+    assert.match(
+      aapl.kind === 'rejected' ? aapl.message : '',
+      /this gateway trades BTC, ETH, SOL \(SYMBOLS\)/,
+    )
+  })
+
+  it('replays the symbols of its journal past MAX_SYMBOLS, then admits no new one', () => {
+    const first = engine(undefined, {symbols: undefined, maxSymbols: 5})
+    for (const [i, symbol] of ['A', 'B', 'C'].entries())
+      first.engine.accept('a', `k${i}`, {...limit('BUY', 1, 1), symbol})
+    const restarted = engine(undefined, {symbols: undefined, maxSymbols: 2})
+    for (const record of first.records) restarted.engine.replay(record)
+    assert.equal(restarted.engine.symbolCount, 3)
+    assert.equal(restarted.engine.accept('a', 'again', {...limit('BUY', 1, 1), symbol: 'C'}).kind, 'accepted')
+    const fresh = restarted.engine.accept('a', 'new', {...limit('BUY', 1, 1), symbol: 'D'})
+    assert.equal(fresh.kind === 'rejected' && fresh.reason, 'INVALID_SYMBOL')
+  })
+
+  it('queues, drains and counts a probe like an order, touching no order, book or journal', () => {
+    const {engine: e, records, events} = engine()
+    assert.deepEqual(e.probe(), {kind: 'queued'})
+    assert.equal(e.accept('a', 'k', limit('BUY', 1, 1)).kind, 'accepted')
+    assert.equal(e.queueLength, 2)
+    assert.equal(e.drain().length, 2)
+    assert.equal(e.processed, 2)
+    assert.equal(e.size, 1)
+    assert.equal(records.length, 1)
+    assert.deepEqual(
+      events.map((ev) => ev.type),
+      ['order_accepted'],
+    )
+    for (let i = 0; i < limits.queueCapacity; i++) e.probe()
+    const full = e.probe()
+    assert.equal(full.kind === 'rejected' && `${full.status} ${full.reason}`, '503 QUEUE_REJECT')
   })
 })

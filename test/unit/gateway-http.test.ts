@@ -21,13 +21,18 @@ describe('checkOrderBody', () => {
       [{...order, timeInForce: 'GTD'}, 'expireAt'],
       [{...order, timeInForce: 'GTD', expireAt: 'tomorrow'}, 'expireAt'],
       [{...order, clientOrderId: ''}, 'clientOrderId'],
-      [{...order, clientOrderId: 'x'.repeat(129)}, 'clientOrderId'],
+      [{...order, clientOrderId: 'x'.repeat(1025)}, 'clientOrderId'],
+      [{...order, symbol: 7}, 'symbol'],
     ]
     for (const [body, field] of cases) {
       const result = checkOrderBody(JSON.parse(JSON.stringify(body)))
       assert.equal(result.ok, false, JSON.stringify(body))
       if (!result.ok) assert.equal(result.field, field, JSON.stringify(body))
     }
+    // The seed's heavy requests: a 1,000-character clientOrderId; the symbol's rule is the engine's (422).
+    assert.equal(checkOrderBody({...order, clientOrderId: 'X'.repeat(1000)}).ok, true)
+    assert.equal(checkOrderBody({...order, clientOrderId: 'X'.repeat(1024)}).ok, true)
+    assert.equal(checkOrderBody({...order, symbol: 'not a symbol'}).ok, true)
     // A MARKET order needs no price; qty rules are the engine's (422), not the shape's.
     assert.equal(checkOrderBody({symbol: 'BTC', side: 'SELL', type: 'MARKET', qty: -1}).ok, true)
   })

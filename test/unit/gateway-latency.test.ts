@@ -23,3 +23,16 @@ describe('LatencyHistogram', () => {
     assert.ok(h.percentiles().p999 >= 59_000_000)
   })
 })
+
+describe('LatencyHistogram as Prometheus buckets', () => {
+  it('counts the values at most each bound, cumulatively, with their sum', () => {
+    const h = new LatencyHistogram()
+    assert.deepEqual(h.cumulative([10, 100]), {counts: [0, 0], sum: 0, count: 0})
+    for (const us of [5, 10, 11, 100, 101, 5000]) h.record(us)
+    const buckets = h.cumulative([10, 100, 1000])
+    assert.deepEqual(buckets.counts, [2, 4, 5], 'the bounds are inclusive (le); 5000 is above them all')
+    assert.equal(buckets.count, 6)
+    assert.ok(Math.abs(buckets.sum - 5227) <= 5, `sum ${buckets.sum}`)
+    assert.ok(Math.abs(h.mean - 5227 / 6) <= 1, `mean ${h.mean}`)
+  })
+})

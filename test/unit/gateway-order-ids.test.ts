@@ -15,7 +15,7 @@ function engine() {
   let seq = 0
   const journal = {append: (_type: JournalType, _data: Record<string, unknown>) => ({seq: ++seq})}
   return new OrderEngine(
-    {symbols: new Set(['BTC']), maxOrderQty: 10, maxNotional: 1e9, queueCapacity: 100},
+    {symbols: new Set(['BTC']), maxSymbols: 8, maxOrderQty: 10, maxNotional: 1e9, queueCapacity: 100},
     journal,
   )
 }

@@ -2,6 +2,7 @@ import {readFileSync} from 'node:fs'
 import {z} from 'zod'
 import {baseConfig, ConfigError} from '../shared/config.js'
 import {DEFAULT_ID_BLOCK} from './order-ids.js'
+import {parseSymbolList} from './symbols.js'
 import {walEnvConfig} from './wal.js'
 
 /** A limit that is off unless its variable is set (SPEC §4.5: backpressure limits). */
@@ -37,7 +38,22 @@ export const gatewayConfig = baseConfig.extend({
   OUTBOX_OFFSET_PATH: z.string().optional(),
   OUTBOX_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(200),
   OUTBOX_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(5000),
-  SYMBOLS: z.string().default('BTC,ETH,XRP,SOL,ADA'),
+  /**
+   * Comma-separated symbols the gateway trades, and no others (422 INVALID_SYMBOL). Empty (the
+   * default): any well-formed symbol, its book created on its first order.
+   */
+  SYMBOLS: z
+    .string()
+    .default('')
+    .superRefine((value, ctx) => {
+      try {
+        parseSymbolList(value)
+      } catch (error) {
+        ctx.addIssue({code: z.ZodIssueCode.custom, message: (error as Error).message})
+      }
+    }),
+  /** Without SYMBOLS: distinct symbols (books) the gateway admits before a new one gets 422. */
+  MAX_SYMBOLS: z.coerce.number().int().positive().default(1024),
   MAX_ORDER_QTY: z.coerce.number().positive().default(10_000),
   MAX_NOTIONAL: z.coerce.number().positive().default(1e9),
   QUEUE_CAPACITY: z.coerce.number().int().positive().default(65_536),

@@ -1,4 +1,5 @@
 import {OrderBook, type Side} from './book.js'
+import {SymbolPolicy} from './symbols.js'
 
 /**
  * The gateway's order engine (SPEC §4.5), without HTTP: validate → risk → idempotency → journal
@@ -48,7 +49,10 @@ export interface Order {
 }
 
 export interface EngineLimits {
-  symbols: ReadonlySet<string>
+  /** SYMBOLS: the only symbols traded; undefined: any well-formed symbol (see symbols.ts). */
+  symbols?: ReadonlySet<string>
+  /** MAX_SYMBOLS: distinct symbols admitted when `symbols` is undefined. */
+  maxSymbols: number
   /** MAX_ORDER_QTY */
   maxOrderQty: number
   /** MAX_NOTIONAL: qty × price of a LIMIT order. */
@@ -83,8 +87,9 @@ export function isFinal(status: OrderStatus): boolean {
 }
 
 interface Queued {
-  kind: 'order' | 'cancel'
-  order: Order
+  /** A probe (POST /events, the seed's canary ingress) only rides the queue: no order, no book. */
+  kind: 'order' | 'cancel' | 'probe'
+  order?: Order
   /** performance.now() at enqueue: fast-path processing latency ends at drain. */
   enqueuedAt: number
 }
@@ -96,18 +101,23 @@ export class OrderEngine {
   /** account ␀ clientOrderId → orderId */
   private readonly byClientId = new Map<string, string>()
   private readonly books = new Map<string, OrderBook>()
+  private readonly symbols: SymbolPolicy
   private queue: Queued[] = []
   private queueHead = 0
   private nextOrder = 1
   /** The last order number reserved on disk (see order-ids.ts); no limit without a reservation. */
   private idLimit = Number.POSITIVE_INFINITY
+  /** Items (orders, cancels, probes) the drain has processed. */
+  private drained = 0
 
   constructor(
     private readonly limits: EngineLimits,
     private readonly journal: Journal,
     private readonly emit: (event: EngineEvent) => void = () => undefined,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.symbols = new SymbolPolicy(limits.symbols, limits.maxSymbols)
+  }
 
   get queueLength(): number {
     return this.queue.length - this.queueHead
@@ -115,6 +125,30 @@ export class OrderEngine {
 
   get size(): number {
     return this.orders.size
+  }
+
+  /** Distinct symbols with an order (their books exist or will once drained). */
+  get symbolCount(): number {
+    return this.symbols.size
+  }
+
+  get processed(): number {
+    return this.drained
+  }
+
+  /** Why the engine does not trade this symbol at all; undefined if it does (orders may still hit MAX_SYMBOLS). */
+  symbolRefusal(symbol: string): string | undefined {
+    return this.symbols.refusal(symbol)
+  }
+
+  /**
+   * Puts a probe on the fast-path queue (a seed canary event): it is queued, drained and timed
+   * like an order, and touches no order, book, journal or stream.
+   */
+  probe(): {kind: 'queued'} | {kind: 'rejected'; status: 503; reason: 'QUEUE_REJECT'; message: string} {
+    if (this.queueLength >= this.limits.queueCapacity) return this.queueFull()
+    this.queue.push({kind: 'probe', enqueuedAt: performance.now()})
+    return {kind: 'queued'}
   }
 
   /** The number the next accepted order gets. */
@@ -148,14 +182,7 @@ export class OrderEngine {
     if (known !== undefined) return {kind: 'replayed', order: known}
     const refused = this.check(request)
     if (refused) return refused
-    if (this.queueLength >= this.limits.queueCapacity) {
-      return {
-        kind: 'rejected',
-        status: 503,
-        reason: 'QUEUE_REJECT',
-        message: `the order queue is full (${this.limits.queueCapacity})`,
-      }
-    }
+    if (this.queueLength >= this.limits.queueCapacity) return this.queueFull()
     if (this.nextOrder > this.idLimit) {
       return {
         kind: 'rejected',
@@ -165,6 +192,7 @@ export class OrderEngine {
       }
     }
     const order = this.newOrder(accountId, idempotencyKey, request)
+    this.symbols.admit(order.symbol)
     order.acceptSeq = this.journal.append('order_accepted', toRecord(order)).seq
     this.index(order)
     this.enqueue('order', order)
@@ -191,8 +219,9 @@ export class OrderEngine {
     const latencies: number[] = []
     while (this.queueHead < this.queue.length && latencies.length < max) {
       const item = this.queue[this.queueHead++] as Queued
-      if (item.kind === 'order') this.match(item.order)
-      else this.applyCancel(item.order)
+      if (item.kind === 'order') this.match(item.order as Order)
+      else if (item.kind === 'cancel') this.applyCancel(item.order as Order)
+      this.drained++
       latencies.push((performance.now() - item.enqueuedAt) * 1000)
     }
     // Drop the processed prefix now and then, not on every drain.
@@ -209,6 +238,7 @@ export class OrderEngine {
       const order = fromRecord(record.data, record.seq)
       if (this.orders.has(order.orderId)) return
       this.index(order)
+      this.symbols.admit(order.symbol)
       this.nextOrder = Math.max(this.nextOrder, orderNumber(order.orderId) + 1)
       this.match(order)
     } else if (record.type === 'cancel_requested') {
@@ -236,8 +266,8 @@ export class OrderEngine {
     })
     if (!Number.isInteger(request.qty) || request.qty <= 0)
       return reject('INVALID_QTY', `qty must be a positive whole number, got ${request.qty}`)
-    if (!this.limits.symbols.has(request.symbol))
-      return reject('INVALID_SYMBOL', `unknown symbol ${request.symbol}`)
+    const symbolRefused = this.symbols.orderRefusal(request.symbol)
+    if (symbolRefused !== undefined) return reject('INVALID_SYMBOL', symbolRefused)
     if (request.qty > this.limits.maxOrderQty)
       return reject('RISK_REJECT', `qty ${request.qty} is over the limit of ${this.limits.maxOrderQty}`)
     if (request.price !== undefined && request.qty * request.price > this.limits.maxNotional) {
@@ -247,6 +277,15 @@ export class OrderEngine {
       )
     }
     return undefined
+  }
+
+  private queueFull() {
+    return {
+      kind: 'rejected' as const,
+      status: 503 as const,
+      reason: 'QUEUE_REJECT' as const,
+      message: `the order queue is full (${this.limits.queueCapacity})`,
+    }
   }
 
   private newOrder(accountId: string, idempotencyKey: string, request: OrderRequest): Order {

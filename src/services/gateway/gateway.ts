@@ -14,9 +14,13 @@ import {
   OrderEngine,
 } from './engine.js'
 import {EventRing, type GatewayEvent, type GatewayEventType} from './events.js'
+import {RateEwma, ewmaTickMs} from './ewma.js'
+import {LatencyHistogram} from './latency.js'
 import type {BackpressureReason, GatewayMetrics} from './metrics.js'
 import {WalOutbox} from './outbox.js'
 import {OrderIdReservation, orderIdsFile} from './order-ids.js'
+import {type SeedStats, type StatsTally, seedStats} from './stats.js'
+import {parseSymbolList} from './symbols.js'
 import {Wal, type WalAppend} from './wal.js'
 
 export interface StreamFilter {
@@ -37,6 +41,11 @@ export type PlaceOutcome =
 
 export type Rejection = Extract<PlaceOutcome, {kind: 'rejected'}>
 
+/** POST /events (the seed's canary ingress): a probe on the fast-path queue, or why not. */
+export type ProbeOutcome =
+  | {kind: 'queued'}
+  | {kind: 'rejected'; status: 422 | 429 | 503; reason: string; message: string; retryAfterSec?: number}
+
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy'
 
 interface Bucket {
@@ -50,6 +59,8 @@ const rejectMemory = 10_000
 const drainBatch = 4096
 /** Outbox lag above which /health says degraded (the seed's lag > 10000). */
 const degradedLagBytes = 10_000 * 300
+/** The token bucket every POST /events shares: probes are anonymous, so they get one account's share. */
+const probeBucket = '\u0000events'
 
 /**
  * The order gateway without HTTP: engine, WAL, event ring and SSE hub, outbox, limits. The
@@ -71,6 +82,12 @@ export class Gateway {
   private diskFreePct = 100
   private readonly diskTimer: NodeJS.Timeout
   private walWarning: string | null = null
+  private tally: StatsTally = newTally()
+  /** Received → on the fast-path queue, for /stats (the seed's "publish"); orders and probes. */
+  private readonly publishLatency = new LatencyHistogram()
+  private readonly durableRate = new RateEwma()
+  private readonly softRejectRate = new RateEwma()
+  private readonly ewmaTimer: NodeJS.Timeout
   private ids!: OrderIdReservation
   private readonly idsReserved = {
     reserved: (through: number) => this.engine.extendIds(through),
@@ -103,6 +120,11 @@ export class Gateway {
     })
     this.diskTimer = setInterval(() => void this.checkDisk(), 1000)
     this.diskTimer.unref()
+    this.ewmaTimer = setInterval(() => {
+      this.durableRate.tick()
+      this.softRejectRate.tick()
+    }, ewmaTickMs)
+    this.ewmaTimer.unref()
   }
 
   static async open(
@@ -149,11 +171,8 @@ export class Gateway {
     }
     this.engine = new OrderEngine(
       {
-        symbols: new Set(
-          this.config.SYMBOLS.split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
-        ),
+        symbols: parseSymbolList(this.config.SYMBOLS),
+        maxSymbols: this.config.MAX_SYMBOLS,
         maxOrderQty: this.config.MAX_ORDER_QTY,
         maxNotional: this.config.MAX_NOTIONAL,
         queueCapacity: this.config.QUEUE_CAPACITY,
@@ -193,6 +212,55 @@ export class Gateway {
     return this.wal.oldestPendingAgeMs()
   }
 
+  /** Orders made durable per second (EWMA). */
+  get durableCommitRate(): number {
+    return this.durableRate.value
+  }
+
+  /** Soft backpressure refusals per second (EWMA). */
+  get softRejectsPerSec(): number {
+    return this.softRejectRate.value
+  }
+
+  /** GET /stats: the seed's RouterStats keys (see stats.ts). */
+  stats(): SeedStats {
+    return seedStats({
+      tally: this.tally,
+      processed: this.engine.processed,
+      publish: this.publishLatency,
+      process: this.metrics.latency.fast_path_processing,
+      durableAck: this.metrics.latency.durable_ack,
+      fdatasync: this.metrics.latency.fdatasync,
+      walPending: this.wal.pendingRecords,
+      outbox: this.outbox.status(),
+    })
+  }
+
+  /**
+   * POST /events: the seed's canary ingress. The event is keyed by symbol and rides the fast-path
+   * queue as a probe (queued, drained, timed, counted in /stats); it is not an order, so it reaches
+   * no book, WAL, stream or broker. Probes share one token bucket, so they cannot crowd out orders.
+   */
+  probe(key: string, receivedAt: number): ProbeOutcome {
+    const refused = this.engine.symbolRefusal(key)
+    if (refused !== undefined)
+      return {kind: 'rejected', status: 422, reason: 'INVALID_SYMBOL', message: refused}
+    const limited = this.rateLimit(probeBucket)
+    if (limited)
+      return {
+        ...limited,
+        message: `POST /events is over its ${this.config.RATE_LIMIT_PER_SEC} events/s (burst ${this.config.RATE_LIMIT_BURST}); slow down`,
+      }
+    const outcome = this.engine.probe()
+    if (outcome.kind === 'rejected') {
+      this.tally.queueFull++
+      return outcome
+    }
+    this.publishLatency.record((performance.now() - receivedAt) * 1000)
+    this.scheduleDrain()
+    return outcome
+  }
+
   lookup(accountId: string, idempotencyKey: string): Order | undefined {
     return this.engine.lookup(accountId, idempotencyKey)
   }
@@ -229,7 +297,11 @@ export class Gateway {
     const order = outcome.order
     this.ids.topUp(this.engine.nextOrderNumber, this.idsReserved)
     this.metrics.accepted.inc()
-    this.metrics.latency.wal_enqueue.record((appended.enqueuedAt - receivedAt) * 1000)
+    this.tally.accepted++
+    // The WAL append and the enqueue are one synchronous step: one figure for both.
+    const enqueuedUs = (appended.enqueuedAt - receivedAt) * 1000
+    this.metrics.latency.wal_enqueue.record(enqueuedUs)
+    this.publishLatency.record(enqueuedUs)
     this.pending.push({seq: appended.seq, order, receivedAt})
     this.scheduleDrain()
     return outcome
@@ -379,6 +451,10 @@ export class Gateway {
       this.pending = []
       this.pendingHead = 0
       for (const histogram of Object.values(this.metrics.latency)) histogram.reset()
+      this.publishLatency.reset()
+      this.tally = newTally()
+      this.durableRate.reset()
+      this.softRejectRate.reset()
       await this.openLog()
     }, true)
     // Open streams hold orders that no longer exist: tell them to start over.
@@ -389,6 +465,7 @@ export class Gateway {
   /** Flushes the WAL (every accepted order becomes durable) and stops the outbox. */
   async close(): Promise<void> {
     clearInterval(this.diskTimer)
+    clearInterval(this.ewmaTimer)
     this.hub.close()
     this.engine.drain()
     await this.wal.close()
@@ -469,6 +546,13 @@ export class Gateway {
   /** Counts the refusal and remembers its clientOrderId, so `GET /orders/client/:id` can say REJECTED. */
   private rejected<T extends Rejection>(outcome: T, accountId: string, request: OrderRequest): T {
     this.metrics.rejects.inc({reason: outcome.reason})
+    this.metrics.seedRejects[outcome.reason]?.inc()
+    if (outcome.reason === 'QUEUE_REJECT') this.tally.queueFull++
+    else if (outcome.reason === 'WAL_UNAVAILABLE') this.tally.walUnavailable++
+    else if (outcome.reason.startsWith('BACKPRESSURE_')) {
+      this.tally.backpressure++
+      if (outcome.reason.startsWith('BACKPRESSURE_SOFT_')) this.softRejectRate.add()
+    }
     const clientOrderId = request.clientOrderId
     if (clientOrderId === undefined) return outcome
     if (this.rejectedClientIds.size >= rejectMemory) {
@@ -486,6 +570,7 @@ export class Gateway {
     while (head < pending.length && (pending[head] as {seq: number}).seq <= lastSeq) {
       const {order, receivedAt} = pending[head++] as {order: Order; receivedAt: number}
       order.durable = true
+      this.durableRate.add()
       this.metrics.latency.durable_ack.record((durableAt - receivedAt) * 1000)
       this.publish('order_durable', order, {
         orderId: order.orderId,
@@ -558,6 +643,10 @@ export class Gateway {
       this.log.warn({err: (error as Error).message}, 'cannot read the free space of the WAL disk')
     }
   }
+}
+
+function newTally(): StatsTally {
+  return {accepted: 0, queueFull: 0, backpressure: 0, walUnavailable: 0}
 }
 
 function matches(filter: StreamFilter, event: GatewayEvent): boolean {

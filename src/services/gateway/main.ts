@@ -10,7 +10,7 @@ import {gatewayConfig, resolveSecret} from './config.js'
 import {Gateway} from './gateway.js'
 import {TokenVerifier} from './jwt.js'
 import {gatewayMetrics} from './metrics.js'
-import {placeOrderHandler} from './place-order.js'
+import {maxClientOrderIdLength, placeOrderHandler} from './place-order.js'
 import {registerGatewayRoutes} from './routes.js'
 
 /** The fast-path order gateway (SPEC §4.5). */
@@ -30,6 +30,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     sseClients: () => holder.gateway?.hub.stats().clients ?? 0,
     sseDropped: () => holder.gateway?.hub.stats().dropped ?? 0,
     outbox: () => holder.gateway?.outbox.status(),
+    inflightLimit: () => config.BACKPRESSURE_INFLIGHT_MAX ?? 0,
+    durableCommitRate: () => holder.gateway?.durableCommitRate ?? 0,
+    softRejectRate: () => holder.gateway?.softRejectsPerSec ?? 0,
   })
   const opened = await Gateway.open(config, auditKey, metrics, logger)
   holder.gateway = opened
@@ -53,6 +56,8 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     registry,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     requestLogLevel: 'debug',
+    // GET /orders/client/:id takes any clientOrderId POST /orders took, percent-encoded at worst.
+    maxParamLength: maxClientOrderIdLength * 3,
     serverFactory: (handler) =>
       createServer((req, res) => {
         if (req.method === 'POST' && (req.url === '/orders' || req.url?.startsWith('/orders?')))

@@ -1,8 +1,10 @@
+import {performance} from 'node:perf_hooks'
 import type {FastifyReply, FastifyRequest} from 'fastify'
 import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
 import {type Gateway, toWire} from './gateway.js'
 import {bearerToken, JwtError, type TokenVerifier} from './jwt.js'
 import type {GatewayMetrics} from './metrics.js'
+import {maxClientOrderIdLength} from './place-order.js'
 
 export interface GatewayRouteOptions {
   gateway: Gateway
@@ -21,6 +23,11 @@ declare module 'fastify' {
 const idParams = {
   type: 'object',
   properties: {id: {type: 'string', minLength: 1, maxLength: 64}},
+} as const
+
+const clientOrderIdParams = {
+  type: 'object',
+  properties: {id: {type: 'string', minLength: 1, maxLength: maxClientOrderIdLength}},
 } as const
 
 /** The orders API (but POST /orders, see place-order.ts), streams and audit endpoints of SPEC §4.5. */
@@ -55,7 +62,7 @@ export function registerGatewayRoutes(
     request.accountId = authenticate(request, reply)
   }
 
-  app.get('/orders/client/:id', {onRequest, schema: {params: idParams}}, async (request) => {
+  app.get('/orders/client/:id', {onRequest, schema: {params: clientOrderIdParams}}, async (request) => {
     const accountId = request.accountId
     return gateway.clientOrderStatus(accountId, (request.params as {id: string}).id)
   })
@@ -155,6 +162,40 @@ export function registerGatewayRoutes(
   )
 
   app.get('/audit/anchor', async () => gateway.anchor())
+
+  // The seed's canary API (its app's /stats and /events, read by quick_canary.py and
+  // run_canary.sh), unauthenticated as there; see Gateway.probe and stats.ts.
+  app.get('/stats', async () => gateway.stats())
+
+  app.post(
+    '/events',
+    {
+      schema: {
+        querystring: {type: 'object', properties: {key: {type: 'string', maxLength: 256}}},
+        body: {type: 'object'},
+      },
+    },
+    async (request, reply) => {
+      const receivedAt = performance.now()
+      const key = (request.query as {key?: string}).key
+      if (key === undefined || key === '') {
+        throw new HttpError(400, 'MISSING_KEY', "send the event's symbol as ?key=, e.g. POST /events?key=BTC")
+      }
+      const outcome = gateway.probe(key, receivedAt)
+      if (outcome.kind === 'queued') return {status: 'OK', key}
+      if (outcome.retryAfterSec !== undefined) void reply.header('retry-after', String(outcome.retryAfterSec))
+      throw new HttpError(outcome.status, outcome.reason, outcome.message, {reason: outcome.reason, key})
+    },
+  )
+
+  app.get('/events', async (_request, reply) => {
+    void reply.header('allow', 'POST')
+    throw new HttpError(
+      405,
+      'method_not_allowed',
+      "GET /events is not a route: POST /events?key=<symbol> sends an event (the seed's canary), GET /stats reads the counts",
+    )
+  })
 
   // The latency histograms whole, so a client (poc bench) can subtract a snapshot taken before its
   // run from one taken after and get exact percentiles of its own window.

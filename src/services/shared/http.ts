@@ -45,6 +45,8 @@ export interface HttpServerOptions {
   requestLogLevel?: 'info' | 'debug'
   /** Lets a service answer its hottest route on node:http before fastify sees it (fastify's option). */
   serverFactory?: FastifyServerFactory
+  /** Longest path parameter, as sent (percent-encoded); longer → 414. Fastify's default is 100. */
+  maxParamLength?: number
 }
 
 export type HttpServer = ReturnType<typeof createHttpServer>
@@ -75,6 +77,7 @@ export function createHttpServer({
   health,
   requestLogLevel = 'info',
   serverFactory,
+  maxParamLength,
 }: HttpServerOptions) {
   const startedAt = Date.now()
   const app = fastify({
@@ -87,6 +90,7 @@ export function createHttpServer({
       sendError(reply, toErrorAnswer(error, request.id, bodyLimitBytes)),
     clientErrorHandler: answerClientError,
     ...(serverFactory ? {serverFactory} : {}),
+    ...(maxParamLength ? {maxParamLength} : {}),
   })
   // Our services speak JSON only, so a text/plain body is refused (415) rather than handed over as a string.
   app.removeContentTypeParser('text/plain')
