@@ -314,9 +314,11 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
         {retryAfterSec: waitSec},
       )
     }
-    await telemetry.record(request.body, now())
+    await telemetry.record(request.body, now(), {ip: request.ip})
     reply.code(204)
   })
+
+  app.get('/health/telemetry', async () => telemetry.health())
 
   app.get('/api/v1/telemetry/ui', async (request) =>
     telemetry.query(request.query as Record<string, unknown>),
