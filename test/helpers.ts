@@ -35,6 +35,7 @@ export const testPortOffsets = {
   podmanPort: 6800,
   podmanServices: 6925,
   grafana: 5500,
+  interop: 1350,
 } as const
 
 export function makeHome(label: string): string {
