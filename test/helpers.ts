@@ -38,6 +38,7 @@ export const testPortOffsets = {
   streams: 1200,
   gatewaySeed: 1050,
   metricsLint: 1525,
+  interop: 1350,
 } as const
 
 export function makeHome(label: string): string {

@@ -16,7 +16,7 @@ ${scenarios.map((s) => `  ${String(s.number).padStart(2)} ${s.id.padEnd(21)}${s.
 
 Each scenario has its own timeout and records its requests, answers and timings; asynchronous outcomes are polled with backoff, never waited for with fixed sleeps. Scenarios whose part of the stack has not been built are reported as skipped, with the reason.
 
-A failed run writes its report, JUnit XML, the last 200 lines of every component's log, the queue depths and the last HTTP exchanges into a directory of its own under --artifacts. With --loop it runs every --interval (start to start) until --count runs or Ctrl+C, rewriting last_summary.json in --artifacts after each run, and tells --slack-webhook once when the stack starts failing and once when it recovers.
+A failed run writes its report, JUnit XML, the last 200 lines of every component's log, the queue depths and the last HTTP exchanges into a directory of its own under --artifacts. Every run writes last_summary.json in --artifacts, with the seed's fields first (status success or failure, failure_reason, runs, attempt, fallback_used, telemetry, telemetry_health from pm's /health/telemetry) and poc's after them. With --loop it runs every --interval (start to start) until --count runs or Ctrl+C, rewriting last_summary.json after each run, and tells --slack-webhook once when the stack starts failing and once when it recovers.
 
 Creates its own data (project SMOKE-<run>, timesheets TS-SMOKE-<run>-…, orders SO-SMOKE-<run>-…, contract CT-SMOKE-<run>) and restarts pm once (scenario 11); poc reset clears it.
 

@@ -1,5 +1,6 @@
 import type {ConfirmChannel, GetMessage, Options} from 'amqplib'
 import {deadLetterQueue, redrivenHeader, shardQueue} from '../services/shared/bus.js'
+import {parseMessage} from '../services/shared/envelope.js'
 import {PocError, errorMessage, usageError} from './errors.js'
 import type {PocHome} from './home.js'
 import {type ManagementMessage, findBroker} from './broker.js'
@@ -120,23 +121,31 @@ export function sampleOf(message: ManagementMessage): DeadLetterSample {
   const headers = message.properties?.headers ?? {}
   const [death] = Array.isArray(headers['x-death']) ? (headers['x-death'] as unknown[]) : []
   const {reason, count} = (death ?? {}) as {reason?: unknown; count?: unknown}
+  const eventId = stringOrUndefined(message.properties?.message_id)
+  const body = bodyOf(message)
   return {
-    eventId: stringOrUndefined(message.properties?.message_id),
-    type: stringOrUndefined(headers.type),
-    key: keyOf(message),
+    eventId,
+    type: stringOrUndefined(headers.type) ?? body?.type,
+    key: body?.key,
     reason: stringOrUndefined(reason) ?? stringOrUndefined(headers['x-first-death-reason']),
     deaths: typeof count === 'number' ? count : undefined,
   }
 }
 
-function keyOf(message: ManagementMessage): string | undefined {
+/** The key (and type) of a dead letter's body: our envelope's, or the seed's flat message read as one. */
+function bodyOf(message: ManagementMessage): {key?: string; type?: string} | undefined {
   if (message.payload === undefined) return undefined
   const text =
     message.payload_encoding === 'base64'
       ? Buffer.from(message.payload, 'base64').toString('utf8')
       : message.payload
+  const parsed = parseMessage(text, {
+    messageId: stringOrUndefined(message.properties?.message_id),
+    headers: message.properties?.headers,
+  })
+  if (parsed.ok) return {key: parsed.envelope.key, type: parsed.envelope.type}
   try {
-    return stringOrUndefined((JSON.parse(text) as {key?: unknown}).key)
+    return {key: stringOrUndefined((JSON.parse(text) as {key?: unknown}).key)}
   } catch {
     return undefined
   }

@@ -213,6 +213,7 @@ describe('Bus and Idempotency with real RabbitMQ and Redis', {timeout: 300_000},
         contentType: 'application/json',
         persistent: true,
         headers: {idempotencyKey: published[0]?.idempotencyKey, type: 'pm.timesheet.approved'},
+        format: 'envelope',
       })
       assert.equal(producer!.status().outboxDepth, 0)
     },

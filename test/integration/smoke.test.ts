@@ -97,9 +97,9 @@ describe('poc smoke against a real stack', () => {
     assert.equal(finished.exitCode, 0, finished.stdout + finished.stderr)
     assert.deepEqual(seen, [1, 2, 3], 'last_summary.json was rewritten after each of the three runs')
     const summary = readSummary(summaryFile) as LastSummary
-    assert.equal(summary.status, 'passed')
+    assert.equal(summary.status, 'success')
     assert.equal(summary.passed_runs, 3)
-    assert.equal(summary.failure_reason, null)
+    assert.equal(summary.failure_reason, '')
     assert.equal(summary.next_run_at, null)
     assert.match(finished.stdout, /run 3 passed/)
     assert.match(finished.stdout, /Smoke passed in all 3 runs\./)
@@ -130,7 +130,7 @@ describe('poc smoke against a real stack', () => {
         assert.ok(Date.now() < deadline, 'the first run finished')
         await delay(50)
       }
-      assert.equal(readSummary(summaryFile)?.status, 'failed')
+      assert.equal(readSummary(summaryFile)?.status, 'failure')
       assert.match(readSummary(summaryFile)?.failure_reason ?? '', /fi is not running/)
       assert.equal((await runPoc(home, ['up', '--only', 'fi'])).exitCode, 0)
       const finished = await smoke

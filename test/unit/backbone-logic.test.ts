@@ -18,6 +18,7 @@ const delivery: Delivery = {
   contentType: 'application/json',
   persistent: true,
   headers: {},
+  format: 'envelope',
 }
 
 function approval(timesheetId: string, idempotencyKey?: string): Envelope {

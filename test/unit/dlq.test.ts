@@ -131,4 +131,30 @@ describe('sampleOf', () => {
       deaths: undefined,
     })
   })
+
+  it("reads the key and type of the seed producer's flat message, which has no type header", () => {
+    const flat = {
+      eventId: 'ev-9',
+      occurredAt: '2026-01-05T10:00:00.000Z',
+      tenantId: 'demo',
+      timesheetId: 'TS-009',
+      hours: 8,
+      idempotencyKey: 'k-9',
+    }
+    assert.deepEqual(
+      sampleOf({
+        payload: JSON.stringify(flat),
+        payload_encoding: 'string',
+        properties: {
+          message_id: 'ev-9',
+          headers: {
+            idempotencyKey: 'k-9',
+            timesheetId: 'TS-009',
+            'x-death': [{count: 1, reason: 'rejected'}],
+          },
+        },
+      }),
+      {eventId: 'ev-9', type: 'pm.timesheet.approved', key: 'TS-009', reason: 'rejected', deaths: 1},
+    )
+  })
 })

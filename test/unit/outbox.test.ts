@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {pathToFileURL} from 'node:url'
-import {makeEnvelope} from '../../src/services/shared/envelope.js'
+import {makeEnvelope, withSeedApprovalFields} from '../../src/services/shared/envelope.js'
 import {Outbox, type OutboxRecord} from '../../src/services/shared/outbox.js'
 import {repoRoot} from '../helpers.js'
 
@@ -49,6 +49,29 @@ describe('Outbox', () => {
     assert.deepEqual(reopened.recovery, {pending: 2, skippedLines: 0})
     await reopened.close()
     // Only to release its file handle: the stale instance rewrites the file, which is done with.
+    await outbox.close()
+  })
+
+  it("reloads the fields sent beside the envelope (the seed's, on pm's approvals) and the headers", async () => {
+    const file = freshFile()
+    const outbox = await Outbox.open(file)
+    const plain = entry('TS-9')
+    const record = await outbox.append({
+      ...plain,
+      envelope: withSeedApprovalFields(plain.envelope, {
+        timesheetId: 'TS-9',
+        hours: 3,
+        employeeId: 'E-001',
+        projectId: 'P-001',
+        approvedBy: 'M-API',
+        rateType: 'standard',
+      }),
+      headers: {...plain.headers, timesheetId: 'TS-9'},
+    })
+    const reopened = await Outbox.open(file)
+    assert.deepEqual(reopened.pending(), [record])
+    assert.equal((reopened.pending()[0]?.envelope as {timesheetId?: string}).timesheetId, 'TS-9')
+    await reopened.close()
     await outbox.close()
   })
 

@@ -2,8 +2,14 @@ import assert from 'node:assert/strict'
 import {existsSync, readFileSync, rmSync, writeFileSync, appendFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import {TelemetryStore, parseLastEventId, parseQuery} from '../../src/services/pm/telemetry.js'
-import {makeHome} from '../helpers.js'
+import {
+  TelemetryStore,
+  normaliseLevel,
+  parseLastEventId,
+  parseQuery,
+  seedTelemetry,
+} from '../../src/services/pm/telemetry.js'
+import {makeHome, repoRoot} from '../helpers.js'
 
 function store(
   dir: string,
@@ -286,6 +292,124 @@ describe('telemetry under hostile input', () => {
       assert.deepEqual(seen, [event.id])
       assert.equal(failures.length, 1)
       assert.equal(s.query({}).total, 1)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe("telemetry from the seed's senders", () => {
+  it("normalises the level names the seed's senders use, in any case, and says which it knows", async () => {
+    const table = Object.fromEntries(
+      [
+        'debug',
+        'trace',
+        'info',
+        'notice',
+        'warn',
+        'warning',
+        'WARNING ',
+        'error',
+        'err',
+        'critical',
+        'fatal',
+        'loud',
+      ].map((name) => [name, normaliseLevel(name)]),
+    )
+    assert.deepEqual(table, {
+      debug: 'debug',
+      trace: 'debug',
+      info: 'info',
+      notice: 'info',
+      warn: 'warn',
+      warning: 'warn',
+      'WARNING ': 'warn',
+      error: 'error',
+      err: 'error',
+      critical: 'error',
+      fatal: 'error',
+      loud: undefined,
+    })
+    assert.equal(normaliseLevel('constructor'), undefined, 'no name of Object.prototype is a level')
+    const dir = makeHome('telemetry-levels')
+    try {
+      const s = store(dir)
+      const stored = await s.record({component: 'script', event: 'sample', level: 'warning'})
+      assert.equal(stored.level, 'warn')
+      await s.record({component: 'script', event: 'sample', level: 'Fatal'})
+      assert.deepEqual(
+        s.query({level: 'warning'}).items.map((e) => e.level),
+        ['warn'],
+        '?level=warning finds what was stored as warn',
+      )
+      assert.equal(s.query({level: 'error'}).total, 1)
+      await assert.rejects(s.record({component: 'ui', event: 'x', level: 'loud'}), {
+        status: 400,
+        message: /^level: unknown level "loud"; expected one of trace, debug, info, .*warning.*fatal$/,
+      })
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it("keeps the sender's address, and reloads it with the event", async () => {
+    const dir = makeHome('telemetry-ip')
+    try {
+      const s = store(dir)
+      await s.record({component: 'ui', event: 'x', ip: '10.9.9.9'}, new Date(), {ip: '127.0.0.1'})
+      await s.record({component: 'ui', event: 'y'})
+      const reloaded = store(dir)
+      await reloaded.load()
+      assert.deepEqual(
+        reloaded.query({order: 'asc'}).items.map((e) => e.ip),
+        ['127.0.0.1', undefined],
+        'the address pm saw, never one the body claims',
+      )
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it("seeds the sample events into an empty store only, and /health/telemetry reports them as the seed's pm does", async () => {
+    const dir = makeHome('telemetry-seed')
+    const file = path.join(repoRoot, 'fixtures/pm/telemetry-seed.json')
+    try {
+      const s = store(dir)
+      assert.deepEqual(s.health(), {
+        status: 'empty',
+        message: 'no seeded telemetry events recorded',
+        events: {total: 0, seeded: 0, lastEventAt: null, lastSeededAt: null},
+        fallbackActive: false,
+      })
+      const now = new Date('2026-02-01T12:00:00.000Z')
+      assert.equal(await seedTelemetry(s, file, now), 5)
+      const items = s.query({order: 'asc'}).items
+      assert.equal(items.length, 5)
+      for (const item of items) {
+        assert.equal((item.detail as {seeded?: unknown}).seeded, true)
+        assert.equal(item.ip, 'seed::pm')
+        assert.equal(item.receivedAt, now.toISOString())
+      }
+      assert.deepEqual(
+        items.map((e) => e.timestamp),
+        [7500, 6000, 4500, 3000, 1500].map((ms) => new Date(now.getTime() - ms).toISOString()),
+      )
+      assert.equal(await seedTelemetry(s, file, now), 0, 'never over events that are there')
+      await s.record({component: 'ui', event: 'later'}, new Date('2026-02-01T12:00:05.000Z'))
+      assert.deepEqual(s.health(), {
+        status: 'ok',
+        message: 'telemetry events available',
+        events: {
+          total: 6,
+          seeded: 5,
+          lastEventAt: '2026-02-01T12:00:05.000Z',
+          lastSeededAt: '2026-02-01T11:59:58.500Z',
+        },
+        fallbackActive: false,
+      })
+      const restarted = store(dir)
+      await restarted.load()
+      assert.equal(await seedTelemetry(restarted, file), 0, 'a restart keeps what was there and adds none')
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

@@ -7,7 +7,17 @@ import {errorMessage} from '../../stack/errors.js'
 import {writeFailureArtifacts} from './artifacts.js'
 import {toJUnit} from './junit.js'
 import {type SmokeContext, type SmokeRequest, runSmoke} from './run.js'
+import {
+  buildLastSummary,
+  type Notification,
+  observeTelemetry,
+  type RunRecord,
+  type TelemetryObservation,
+} from './summary.js'
+import {loadTarget} from './target.js'
 import type {Evidence, SmokeReport} from './types.js'
+
+export type {LastSummary, Notification, RunRecord} from './summary.js'
 
 export interface SmokeSessionRequest extends SmokeRequest {
   /** Runs to do; undefined with `loop` repeats until interrupted. */
@@ -20,48 +30,6 @@ export interface SmokeSessionRequest extends SmokeRequest {
   reportFile?: string
   /** A Slack-compatible incoming webhook: told once on failure and once on recovery. */
   webhookUrl?: string
-}
-
-export interface Notification {
-  kind: 'failure' | 'recovery'
-  run: number
-  at: string
-  delivered: boolean
-  error?: string
-}
-
-/** `last_summary.json`, rewritten after every run (snake_case: read by shell scripts and dashboards). */
-export interface LastSummary {
-  status: 'passed' | 'failed'
-  failure_reason: string | null
-  runs: number
-  passed_runs: number
-  failed_runs: number
-  consecutive_failures: number
-  started_at: string
-  updated_at: string
-  next_run_at: string | null
-  last_run: {
-    run_id: string
-    started_at: string
-    duration_ms: number
-    status: 'passed' | 'failed'
-    counts: SmokeReport['counts']
-    failure_reason: string | null
-    artifacts: string | null
-  }
-  notifications: Notification[]
-}
-
-export interface RunRecord {
-  run: number
-  runId: string
-  startedAt: string
-  durationMs: number
-  status: 'passed' | 'failed'
-  counts: SmokeReport['counts']
-  failureReason?: string
-  artifacts?: string
 }
 
 export interface SmokeSessionResult {
@@ -147,10 +115,10 @@ export async function smokeSession(
     }
     const more = !context.signal?.aborted && (total === undefined || n < total)
     const nextRunAt = more ? new Date(runStarted + request.intervalMs) : undefined
-    await writeFileAtomic(
-      summaryFile,
-      `${JSON.stringify(lastSummary(records, startedAt, nextRunAt, notifications), null, 2)}\n`,
-    )
+    // What the seed's summary reports of pm's telemetry, whichever scenarios ran.
+    const telemetry = await telemetryOf(context)
+    const summary = buildLastSummary({records, startedAt, nextRunAt, notifications, telemetry})
+    await writeFileAtomic(summaryFile, `${JSON.stringify(summary, null, 2)}\n`)
     await context.onRun?.(record, nextRunAt)
     if (!more) break
     const wait = (nextRunAt as Date).getTime() - Date.now()
@@ -169,39 +137,14 @@ export async function smokeSession(
   }
 }
 
-function lastSummary(
-  records: RunRecord[],
-  startedAt: string,
-  nextRunAt: Date | undefined,
-  notifications: Notification[],
-): LastSummary {
-  const latest = records.at(-1) as RunRecord
-  let consecutive = 0
-  for (const r of [...records].reverse()) {
-    if (r.status !== 'failed') break
-    consecutive++
+async function telemetryOf(context: SmokeSessionContext): Promise<TelemetryObservation> {
+  let pmUrl: string
+  try {
+    pmUrl = (await loadTarget(context.home)).url('pm')
+  } catch (error) {
+    return {ok: false, error: errorMessage(error)}
   }
-  return {
-    status: latest.status,
-    failure_reason: latest.failureReason ?? null,
-    runs: records.length,
-    passed_runs: records.filter((r) => r.status === 'passed').length,
-    failed_runs: records.filter((r) => r.status === 'failed').length,
-    consecutive_failures: consecutive,
-    started_at: startedAt,
-    updated_at: new Date().toISOString(),
-    next_run_at: nextRunAt?.toISOString() ?? null,
-    last_run: {
-      run_id: latest.runId,
-      started_at: latest.startedAt,
-      duration_ms: latest.durationMs,
-      status: latest.status,
-      counts: latest.counts,
-      failure_reason: latest.failureReason ?? null,
-      artifacts: latest.artifacts ?? null,
-    },
-    notifications,
-  }
+  return observeTelemetry(pmUrl, context.signal)
 }
 
 async function writeOut(file: string, content: string): Promise<void> {

@@ -2,10 +2,10 @@ import {createHash} from 'node:crypto'
 import {z} from 'zod'
 import type {Delivery, HandlerOutcome, PublishRequest, PublishResult} from '../shared/bus.js'
 import {exchanges, forcedFailureHeader, redrivenHeader} from '../shared/bus.js'
-import {type Envelope, makeEnvelope} from '../shared/envelope.js'
+import {type Envelope, makeEnvelope, timesheetApprovedType} from '../shared/envelope.js'
 import type {Logger} from '../shared/logger.js'
 
-export const approvedType = 'pm.timesheet.approved'
+export const approvedType = timesheetApprovedType
 export const invoiceGeneratedType = 'fi.invoice.generated'
 
 const approvedPayload = z.object({
@@ -14,6 +14,11 @@ const approvedPayload = z.object({
   projectCode: z.string().optional(),
   userName: z.string().optional(),
   note: z.string().optional(),
+  // The seed's fields (its flat messages, and pm's beside the envelope), kept on the invoice as sent.
+  employeeId: z.string().optional(),
+  projectId: z.string().optional(),
+  rateType: z.string().optional(),
+  attachmentUrl: z.string().optional(),
 })
 
 /** What fi and pm learn about an invoice draft (payload of fi.invoice.generated). */
@@ -27,6 +32,12 @@ export interface InvoiceDraft {
   currency: string
   status: 'draft'
   note?: string
+  employeeId?: string
+  projectId?: string
+  rateType?: string
+  attachmentUrl?: string
+  /** How the approval arrived: our envelope, or the seed's flat message. */
+  approvalFormat: Delivery['format']
   /** The approval this invoice bills: its event, idempotency key and time. */
   approvedEventId: string
   idempotencyKey: string
@@ -66,6 +77,11 @@ export interface WorkerDeps {
 /**
  * The seed's consumer as a bus handler: dedupe by idempotency key, create the invoice draft,
  * publish fi.invoice.generated (durable before the ack), remember the key, acknowledge.
+ *
+ * A seed flat message arrives here already read as an envelope (parseMessage), so both shapes
+ * are invoiced alike: the id from the timesheet and idempotency key, the amount hours × the
+ * hourly rate (whatever its rateType: the seed names the type but prices none; its consumer
+ * computes no amount at all).
  */
 export function invoiceHandler(deps: WorkerDeps) {
   const random = deps.random ?? Math.random
@@ -110,6 +126,11 @@ export function invoiceHandler(deps: WorkerDeps) {
       currency: deps.currency,
       status: 'draft',
       note: approval.note,
+      employeeId: approval.employeeId,
+      projectId: approval.projectId,
+      rateType: approval.rateType,
+      attachmentUrl: approval.attachmentUrl,
+      approvalFormat: delivery.format,
       approvedEventId: envelope.eventId,
       idempotencyKey: key,
       approvedAt: envelope.occurredAt,
@@ -135,6 +156,7 @@ export function invoiceHandler(deps: WorkerDeps) {
         eventId: envelope.eventId,
         latencyMs,
         shardQueue: delivery.queue,
+        format: delivery.format,
       },
       `invoice generated ${invoiceId} for ${approval.timesheetId} latency=${latencyMs}`,
     )

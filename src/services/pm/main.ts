@@ -10,7 +10,7 @@ import {SseHub} from '../shared/sse.js'
 import {linkInvoice} from './domain.js'
 import {registerPmRoutes} from './routes.js'
 import {PmStore} from './store.js'
-import {TelemetryStore, type TelemetryQuery} from './telemetry.js'
+import {seedTelemetry, TelemetryStore, type TelemetryQuery} from './telemetry.js'
 
 const pmConfig = baseConfig.extend({
   PM_STATE_FILE: z.string().optional(),
@@ -22,6 +22,15 @@ const pmConfig = baseConfig.extend({
     .positive()
     .default(5 * 1024 * 1024),
   TELEMETRY_LOG_MAX_ARCHIVES: z.coerce.number().int().min(0).default(3),
+  /** The seed's switch: set, pm starts without its sample telemetry events. */
+  TELEMETRY_SEED_DISABLE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['', '0', '1', 'false', 'true', 'no', 'yes']))
+    .default('')
+    .transform((value) => ['1', 'true', 'yes'].includes(value)),
+  TELEMETRY_SEED_FILE: z.string().default(path.join(packageRoot, 'fixtures', 'pm', 'telemetry-seed.json')),
   METRICS_CACHE_MS: z.coerce.number().int().min(0).default(5000),
   /** Streams one address may hold on each of /metrics/stream and the telemetry stream (429 beyond). */
   SSE_MAX_CLIENTS_PER_IP: z.coerce.number().int().positive().default(1024),
@@ -56,6 +65,13 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
       logger.error({err: error}, 'a telemetry subscriber failed; the event is recorded'),
   })
   await telemetry.load()
+  if (config.TELEMETRY_SEED_DISABLE) {
+    logger.info('telemetry seed skipped (TELEMETRY_SEED_DISABLE)')
+  } else {
+    const seeded = await seedTelemetry(telemetry, config.TELEMETRY_SEED_FILE)
+    if (seeded > 0)
+      logger.info({seeded, file: config.TELEMETRY_SEED_FILE}, `seeded ${seeded} sample telemetry events`)
+  }
 
   const metricsHub = new SseHub({maxClientsPerIp: config.SSE_MAX_CLIENTS_PER_IP})
   const telemetryHub = new SseHub<Partial<TelemetryQuery>>({maxClientsPerIp: config.SSE_MAX_CLIENTS_PER_IP})

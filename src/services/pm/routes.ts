@@ -1,6 +1,6 @@
 import {z} from 'zod'
-import type {Envelope} from '../shared/envelope.js'
-import {makeEnvelope} from '../shared/envelope.js'
+import type {Envelope, SeedApprovalFields} from '../shared/envelope.js'
+import {makeEnvelope, timesheetApprovedType, withSeedApprovalFields} from '../shared/envelope.js'
 import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
 import {idempotencyKeyOf} from '../shared/idempotency-key.js'
 import {parseInput} from '../shared/input.js'
@@ -47,11 +47,22 @@ export interface PmDeps {
   now?: () => Date
 }
 
+const seedField = z.string().trim().min(1).max(200).optional()
+
 const approveShortcut = z.object({
   timesheetId: z.string().trim().min(1),
   hours: z.number().gt(0).lte(24),
   note: z.string().max(100_000).optional(),
+  // The seed's shortcut takes these too; they travel in the event's seed fields.
+  employeeId: seedField,
+  projectId: seedField,
+  rateType: seedField,
 })
+
+/** What the seed's pm-service puts in an approval it is told nothing about (its defaults). */
+const seedDefaults = {employeeId: 'E-001', projectId: 'P-001', approvedBy: 'M-API', rateType: 'standard'}
+
+type SeedFields = Omit<SeedApprovalFields, 'eventType' | 'timesheetId'>
 
 const listQuery = z.object({
   status: z.string().optional(),
@@ -108,8 +119,17 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
     return result
   }
 
-  const approve = async (timesheetId: string, idempotencyKey: string, payload: Record<string, unknown>) => {
-    const envelope = makeEnvelope({type: 'pm.timesheet.approved', key: timesheetId, idempotencyKey, payload})
+  const approve = async (
+    timesheetId: string,
+    idempotencyKey: string,
+    payload: Record<string, unknown>,
+    seed: SeedFields,
+  ) => {
+    // The seed's consumer reads an approval's fields at the top level: they go beside the envelope.
+    const envelope = withSeedApprovalFields(
+      makeEnvelope({type: timesheetApprovedType, key: timesheetId, idempotencyKey, payload}),
+      {timesheetId, ...seed},
+    )
     // Durable first (confirmed or kept in the outbox), then acknowledged to the client.
     const {shard} = await deps.publisher.publishToShard(envelope as Envelope)
     return {eventId: envelope.eventId, shard}
@@ -185,12 +205,23 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
         }
       }
       const {timesheet} = checkTimesheetAction(store.current as PmState, id, action)
-      const published = await approve(id, key, {
-        timesheetId: id,
-        projectCode: timesheet.projectCode,
-        hours: timesheet.hours,
-        userName: timesheet.userName,
-      })
+      const published = await approve(
+        id,
+        key,
+        {
+          timesheetId: id,
+          projectCode: timesheet.projectCode,
+          hours: timesheet.hours,
+          userName: timesheet.userName,
+        },
+        {
+          ...seedDefaults,
+          employeeId: timesheet.userName,
+          projectId: timesheet.projectId,
+          hours: timesheet.hours,
+          note: timesheet.note,
+        },
+      )
       const item = await change((state) =>
         applyTimesheetAction(state, id, action, now(), {
           eventId: published.eventId,
@@ -208,9 +239,22 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
   app.post('/timesheets/approve', async (request, reply) => {
     const body = parseInput(approveShortcut, request.body)
     const key = idempotencyKeyOf(request) ?? crypto.randomUUID()
-    const published = await oneAtATime(body.timesheetId, async () => {
-      const result = await approve(body.timesheetId, key, body)
-      const known = store.current.timesheets.find((t) => t.id === body.timesheetId)
+    const {timesheetId, hours, note, employeeId, projectId, rateType} = body
+    const published = await oneAtATime(timesheetId, async () => {
+      const known = store.current.timesheets.find((t) => t.id === timesheetId)
+      const result = await approve(
+        timesheetId,
+        key,
+        {timesheetId, hours, note},
+        {
+          approvedBy: seedDefaults.approvedBy,
+          employeeId: employeeId ?? known?.userName ?? seedDefaults.employeeId,
+          projectId: projectId ?? known?.projectId ?? seedDefaults.projectId,
+          rateType: rateType ?? seedDefaults.rateType,
+          hours,
+          note,
+        },
+      )
       if (known?.status === 'submitted') {
         await change((state) =>
           applyTimesheetAction(state, body.timesheetId, 'approve', now(), {
@@ -280,9 +324,11 @@ export function registerPmRoutes(app: HttpServer, deps: PmDeps): {notifyChange()
         {retryAfterSec: waitSec},
       )
     }
-    await telemetry.record(request.body, now())
+    await telemetry.record(request.body, now(), {ip: request.ip})
     reply.code(204)
   })
+
+  app.get('/health/telemetry', async () => telemetry.health())
 
   app.get('/api/v1/telemetry/ui', async (request) =>
     telemetry.query(request.query as Record<string, unknown>),

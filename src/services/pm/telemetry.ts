@@ -13,10 +13,53 @@ export const telemetryStreamEvents = {event: 'telemetry', resync: RESYNC_EVENT} 
  * UI and server telemetry (SPEC §4.1): the last 200 events in memory, every event appended
  * as a JSON line to the telemetry log, which rotates above a size keeping a few archives.
  */
+export const telemetryLevels = ['debug', 'info', 'warn', 'error'] as const
+export type TelemetryLevel = (typeof telemetryLevels)[number]
+
+/**
+ * Level names senders use, to the four pm keeps. The seed's UI and sample data send debug, info,
+ * warn and error; its scripts pass any name through (`send_telemetry_sample.sh … warning`) and
+ * do not check the answer, so a refused name would be an event lost without a word.
+ */
+const levelNames: Record<string, TelemetryLevel> = {
+  trace: 'debug',
+  debug: 'debug',
+  info: 'info',
+  information: 'info',
+  notice: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+  err: 'error',
+  critical: 'error',
+  fatal: 'error',
+}
+export const acceptedLevelNames = Object.keys(levelNames)
+
+/** The level a name means (any case, spaces around ignored), or undefined for a name pm does not know. */
+export function normaliseLevel(name: string): TelemetryLevel | undefined {
+  const key = name.trim().toLowerCase()
+  return Object.hasOwn(levelNames, key) ? levelNames[key] : undefined
+}
+
+const levelInput = z
+  .string()
+  .optional()
+  .transform((name, ctx): TelemetryLevel => {
+    if (name === undefined) return 'info'
+    const level = normaliseLevel(name)
+    if (level) return level
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `unknown level ${JSON.stringify(name.slice(0, 50))}; expected one of ${acceptedLevelNames.join(', ')}`,
+    })
+    return z.NEVER
+  })
+
 export const telemetryInput = z.object({
   component: z.string().trim().min(1).max(200),
   event: z.string().trim().min(1).max(200),
-  level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  level: levelInput,
   origin: z.string().trim().min(1).max(100).default('client'),
   detail: z.unknown().optional(),
   timestamp: z.string().datetime({offset: true}).optional(),
@@ -32,6 +75,8 @@ export interface TelemetryEvent {
   detail?: unknown
   timestamp?: string
   receivedAt: string
+  /** The sender's address (`seed::pm` for the sample events pm seeds itself). */
+  ip?: string
 }
 
 const sortKeys = ['receivedAt', 'timestamp', 'component', 'event', 'level', 'origin'] as const
@@ -39,7 +84,11 @@ const sortKeys = ['receivedAt', 'timestamp', 'component', 'event', 'level', 'ori
 export const telemetryQuery = z.object({
   component: z.string().optional(),
   event: z.string().optional(),
-  level: z.string().optional(),
+  // The names a sender may use select what they were stored as: ?level=warning finds warn.
+  level: z
+    .string()
+    .optional()
+    .transform((name) => (name === undefined ? undefined : (normaliseLevel(name) ?? name))),
   origin: z.string().optional(),
   detail: z.string().optional(),
   detail_path: z.string().optional(),
@@ -112,9 +161,15 @@ export class TelemetryStore {
     this.nextId = Math.max(0, ...this.events.map((e) => e.id)) + 1
   }
 
-  async record(input: unknown, now = new Date()): Promise<TelemetryEvent> {
+  /** How many events are kept in memory now. */
+  get size(): number {
+    return this.events.length
+  }
+
+  async record(input: unknown, now = new Date(), sender: {ip?: string} = {}): Promise<TelemetryEvent> {
     const data = parseInput(telemetryInput, input)
     const event: TelemetryEvent = {id: this.nextId++, ...data, receivedAt: now.toISOString()}
+    if (sender.ip !== undefined) event.ip = sender.ip
     // Kept and pushed only once it is in the log, one event at a time in id order: a stream
     // that replays what is kept and then follows the pushes can neither miss nor repeat one.
     const stored = this.writing.then(async () => {
@@ -163,6 +218,29 @@ export class TelemetryStore {
   }
 
   /**
+   * `GET /health/telemetry` as the seed's pm-service answers it and its scripts read it: `ok`
+   * while a seeded sample event is among the kept ones, else `empty`. The times are the events'
+   * own timestamps (when they say none, when pm received them). pm has no host fallback, so
+   * `fallbackActive` is always false.
+   */
+  health(): TelemetryHealth {
+    const seeded = this.events.filter(isSeeded)
+    const status = seeded.length > 0 ? 'ok' : 'empty'
+    const at = (event: TelemetryEvent | undefined) => (event ? (event.timestamp ?? event.receivedAt) : null)
+    return {
+      status,
+      message: status === 'ok' ? 'telemetry events available' : 'no seeded telemetry events recorded',
+      events: {
+        total: this.events.length,
+        seeded: seeded.length,
+        lastEventAt: at(this.events.at(-1)),
+        lastSeededAt: at(seeded.at(-1)),
+      },
+      fallbackActive: false,
+    }
+  }
+
+  /**
    * What a client that last saw `lastEventId` missed, oldest first, among the kept events that
    * match `query`; `resync` when some of it is no longer kept, or when the id is one this pm
    * never gave (its log was removed), so the client knows the replay is not complete.
@@ -203,6 +281,56 @@ export class TelemetryStore {
     }
     await appendFile(logPath, `${JSON.stringify(event)}\n`)
   }
+}
+
+export const telemetryHealthSchema = z.object({
+  status: z.enum(['ok', 'empty']),
+  message: z.string(),
+  events: z.object({
+    total: z.number().int().nonnegative(),
+    seeded: z.number().int().nonnegative(),
+    lastEventAt: z.string().nullable(),
+    lastSeededAt: z.string().nullable(),
+  }),
+  fallbackActive: z.boolean(),
+})
+export type TelemetryHealth = z.infer<typeof telemetryHealthSchema>
+
+/** A sample event pm seeded itself, as the seed marks them (and its scripts count them). */
+export function isSeeded(event: TelemetryEvent): boolean {
+  const detail = event.detail
+  return typeof detail === 'object' && detail !== null && (detail as {seeded?: unknown}).seeded === true
+}
+
+export const seededSender = 'seed::pm'
+
+const telemetrySamples = z.array(
+  z.object({
+    component: z.string(),
+    event: z.string(),
+    level: z.string().optional(),
+    origin: z.string().optional(),
+    detail: z.record(z.string(), z.unknown()).optional(),
+  }),
+)
+
+/**
+ * The seed's start-up sample events: when pm starts with no telemetry at all (a new stack, or
+ * its log removed), it records the samples of `file` with `detail.seeded: true`, from the sender
+ * `seed::pm`, their timestamps 1.5 s apart up to now, so that a fresh stack's telemetry view,
+ * dashboards and the seed's checks (≥5 seeded events) have something to show. Never over events
+ * that are already there: a restart keeps what was there and adds none.
+ */
+export async function seedTelemetry(store: TelemetryStore, file: string, now = new Date()): Promise<number> {
+  if (store.size > 0) return 0
+  const samples = telemetrySamples.parse(JSON.parse(await readFile(file, 'utf8')))
+  for (const [i, sample] of samples.entries()) {
+    const timestamp = new Date(now.getTime() - (samples.length - i) * 1500).toISOString()
+    await store.record({...sample, timestamp, detail: {...sample.detail, seeded: true}}, now, {
+      ip: seededSender,
+    })
+  }
+  return samples.length
 }
 
 export function parseQuery(raw: Record<string, unknown>): TelemetryQuery {

@@ -1,6 +1,6 @@
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp, {type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage} from 'amqplib'
-import {envelopeSchema, type Envelope} from './envelope.js'
+import {type Envelope, type MessageFormat, messageHeaders, parseMessage} from './envelope.js'
 import type {Logger} from './logger.js'
 import {Outbox, type OutboxRecord} from './outbox.js'
 import {shardOf} from './shard.js'
@@ -63,6 +63,8 @@ export interface Delivery {
   contentType: string | undefined
   persistent: boolean
   headers: Record<string, unknown>
+  /** Our envelope, or the seed's flat message read as one. */
+  format: MessageFormat
 }
 
 /** 'dead' sends the message to its dead-letter queue; a thrown error puts it back in its queue. */
@@ -187,7 +189,7 @@ export class Bus {
         `cannot publish ${envelope.type} to exchange "${exchange}": the bus publishes to events or domain`,
       )
     }
-    const headers = {idempotencyKey: envelope.idempotencyKey, type: envelope.type}
+    const headers = messageHeaders(envelope)
     const record = await outbox.append({exchange, routingKey, envelope, headers})
     const eventId = envelope.eventId
     if (!this.publisher) return {eventId, status: 'queued'}
@@ -573,17 +575,19 @@ export class Bus {
   private async handle(consumer: Consumer, channel: Channel, message: ConsumeMessage): Promise<void> {
     const {queue} = consumer
     const {fields, properties} = message
-    let envelope: Envelope
-    try {
-      envelope = envelopeSchema.parse(JSON.parse(message.content.toString('utf8')))
-    } catch (error) {
+    const parsed = parseMessage(message.content, {
+      messageId: properties.messageId as string | undefined,
+      headers: properties.headers,
+    })
+    if (!parsed.ok) {
       this.log.error(
-        {queue, messageId: properties.messageId as unknown, err: error},
-        'dead-lettering a message that is not a valid event envelope',
+        {queue, messageId: properties.messageId as unknown, reason: parsed.reason},
+        `dead-lettering a message that is not an event: ${parsed.reason}`,
       )
       this.settle(channel, message, 'dead', queue)
       return
     }
+    const {envelope, format} = parsed
     const delivery: Delivery = {
       queue,
       routingKey: fields.routingKey,
@@ -592,6 +596,7 @@ export class Bus {
       contentType: properties.contentType as string | undefined,
       persistent: properties.deliveryMode === 2,
       headers: properties.headers ?? {},
+      format,
     }
     let outcome: HandlerOutcome
     try {

@@ -28,7 +28,8 @@ const recordLine = z.object({
   id: z.string().min(1),
   exchange: z.string(),
   routingKey: z.string(),
-  envelope: envelopeSchema,
+  // Kept whole: fields beside the envelope (the seed's, on pm's approvals) are sent again after a restart too.
+  envelope: envelopeSchema.passthrough(),
   headers: z.record(z.string(), z.string()),
 })
 // Marking a record sent appends this instead of rewriting the file on every confirm.
