@@ -17,13 +17,13 @@ export interface BenchCommandResult {
 }
 
 export default class Bench extends PocCommand {
-  static description = `Puts open-model HTTP load on the order gateway's POST /orders (valid tokens, a unique Idempotency-Key per order) and writes a bench.v1 result (fixtures/schemas/bench.v1.schema.json) for poc gate.
+  static description = `Puts open-model HTTP load on the order gateway's POST /orders (valid tokens, a unique Idempotency-Key per order) and writes a bench.v1 result for poc gate. The result follows fixtures/schemas/bench.v1.schema.json and both of the seed's bench schemas (fixtures/schemas/seed/: contracts/bench.v1.schema.json and contracts/bench/v1/schema.json), so the seed's gates read it too; it carries the strict SLO verdict (slo_compliance) until poc gate judges it again.
 
 Requests leave at the profile's arrival rate whether or not earlier ones were answered; each one's latency is measured from the time it was meant to leave (coordinated omission corrected) and from the time it left (raw), in HDR histograms. The warm-up is not measured. Requests sent more than 10 ms late (the generator fell behind) and requests not sent because too many were waiting are counted. Unsent requests are a figure of their own, not errors: the error rate is of the requests sent. A run stopped with Ctrl+C is still written, marked measurement.interrupted, with the time it really lasted (its throughput divides by that), and exits 130. A run in which more than 1 % of the requests due were sent late or not at all measured the generator, not the server: it is marked measurement.valid false. poc gate fails both as invalid measurements, and --bless never stores either (exit 1 when it refuses).
 
 The gateway's own fast-path, WAL and durable-ack percentiles are read from its histograms before and after the measured window, so they cover exactly this run.
 
-Profiles (fixtures/bench/profiles): steady (1,000/s for 60 s), burst (ramp 10 s, burst 20 s at 4,000/s, ramp down 10 s, recovery 20 s), skew (1,000/s with BTC 70 %, ETH 15, XRP 10, SOL 3, ADA 2). --duration stretches a profile; --rate scales its peak, or alone runs a constant rate.
+Profiles (fixtures/bench/profiles): steady (1,000/s for 60 s), burst (ramp 10 s, burst 20 s at 4,000/s, ramp down 10 s, recovery 20 s), skew (1,000/s with BTC 70 %, ETH 15, XRP 10, SOL 3, ADA 2, and the seed's skew slo_targets: p99 150 µs, tail ratio 15). --profile also takes a profile file, ours or the seed's (its bench/profiles/*.yaml: pattern phases such as ramp_up with rate or rate_start/rate_end, events_total and warmup in events, keys with keys_distribution, slo_targets), read as it is. --duration stretches a profile; --rate scales its peak, or alone runs a constant rate.
 
 ${exitCodesHelp}`
 
@@ -76,7 +76,9 @@ ${exitCodesHelp}`
     out: Flags.string({
       description: 'Where to write the JSON result [default: $POC_HOME/results/bench-<time>.json].',
     }),
-    profile: Flags.string({description: 'The load shape.', options: [...profileNames]}),
+    profile: Flags.string({
+      description: `The load shape: ${profileNames.join(', ')}, or a profile file (ours or the seed's bench/profiles/*.yaml).`,
+    }),
     rate: Flags.integer({
       description: 'Requests per second: a constant run, or the peak a profile is scaled to.',
       min: 1,
@@ -161,7 +163,7 @@ ${exitCodesHelp}`
     const m = result.measurement
     const span = m?.interrupted ? `, INTERRUPTED after ${m.elapsed_sec} of ${m.planned_sec} s` : ''
     this.say(
-      `${result.profile.name}: ${http.requests} requests at ${http.achieved_rate}/s (target ${http.target_rate}/s) to ${result.profile.target}${span}`,
+      `${result.profile.label ?? result.profile.name}: ${http.requests} requests at ${http.achieved_rate}/s (target ${http.target_rate}/s) to ${result.profile.target}${span}`,
     )
     this.say(
       `  answers      ${
@@ -177,6 +179,13 @@ ${exitCodesHelp}`
     this.say(
       `  throughput ${summary.throughput_events_per_sec}/s, error rate ${summary.error_rate_percent} %${summary.tail_ratio === undefined ? '' : `, tail ratio ${summary.tail_ratio}`}`,
     )
+    const slo = result.slo_compliance
+    if (slo) {
+      const failed = slo.checks.filter((c) => !c.passed && c.severity !== 'info').map((c) => c.name)
+      this.say(
+        `  SLO (${slo.profile}${result.profile.slo_targets ? `, the ${result.profile.label ?? result.profile.name} profile's slo_targets` : ''}): ${slo.status}${failed.length > 0 ? ` (${failed.join(', ')})` : ''}; poc gate judges it with other thresholds`,
+      )
+    }
     this.say(
       `Result: ${written.out}${written.html ? `\nHTML report: ${written.html}` : ''}${written.baseline ? `\nBaseline: ${written.baseline}` : ''}`,
     )

@@ -4,6 +4,8 @@ import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {Ajv} from 'ajv'
+import {Ajv2020} from 'ajv/dist/2020.js'
 import {execa} from 'execa'
 import type {BenchResult} from '../../src/checks/bench/result.js'
 import {validateBench} from '../../src/checks/gate.js'
@@ -16,6 +18,12 @@ function assertSchemaValid(result: unknown): void {
   const validation = validateBench(result)
   assert.ok(validation.ok, JSON.stringify(validation.ok ? undefined : validation.errors))
 }
+
+const seedSchema = (file: string) =>
+  JSON.parse(readFileSync(path.join(repoRoot, 'fixtures/schemas/seed', file), 'utf8')) as object
+/** The seed's two bench schemas, as its Python gate checks them (no formats). */
+const seedV1 = new Ajv({allErrors: true, strict: false}).compile(seedSchema('bench.v1.schema.json'))
+const seedBenchV1 = new Ajv2020({allErrors: true, strict: false}).compile(seedSchema('bench-v1.schema.json'))
 
 let home: string
 
@@ -58,6 +66,12 @@ describe('poc bench against the real gateway', () => {
     assert.equal(fastPath.process_latency_us.count, 900)
     assert.equal(fastPath.drop_count, 0)
     assert.equal(wal?.wal_enqueue_latency_us?.count, 900)
+    // The same document follows both of the seed's schemas, with the WAL lag read from the gateway.
+    assert.ok(seedV1(result), JSON.stringify(seedV1.errors))
+    assert.ok(seedBenchV1(result), JSON.stringify(seedBenchV1.errors))
+    assert.equal(typeof wal?.lag, 'number')
+    assert.equal(fastPath.count, 900)
+    assert.equal(result.case, 'gateway_constant')
     assert.ok(http.corrected_latency_us.p99 >= http.corrected_latency_us.p50)
     assert.ok(readFileSync(html, 'utf8').includes('id="latency-plot"'))
   })

@@ -85,7 +85,10 @@ describe('poc gate', () => {
     const before = readFileSync(file, 'utf8')
     const run = await gate(['--in', file, '--profile', 'light'])
     assert.equal(run.exitCode, 1, run.stdout + run.stderr)
-    assert.match(run.stdout, /does not follow bench\.v1 \(2 schema error\(s\)\)/)
+    assert.match(
+      run.stdout,
+      /does not follow fixtures\/schemas\/bench\.v1\.schema\.json \(2 schema error\(s\)\)/,
+    )
     assert.match(run.stdout, /^ {2}\/metrics must have required property 'http'$/m)
     assert.match(run.stdout, /^ {2}\/metrics\/summary\/tail_ratio must be >= 1$/m)
     assert.match(run.stdout, /SLO gate FAIL: the bench file is broken/)
@@ -120,8 +123,8 @@ describe('poc gate', () => {
     const brokenBaseline = benchFile((r) => ((r as {version: string}).version = 'bench.v2'))
     const run = await gate(['--in', benchFile(), '--baseline', brokenBaseline])
     assert.equal(run.exitCode, 3, run.stdout + run.stderr)
-    assert.match(run.stderr, /\/version must be equal to constant "bench.v1"/)
-    assert.match(run.stderr, /the baseline .* is not a valid bench\.v1 result/)
+    assert.match(run.stderr, /\/version must be equal to one of the allowed values \["v1","bench.v1"\]/)
+    assert.match(run.stderr, /the baseline .* is neither a bench result/)
   })
 
   it('appends the Markdown summary to --github-summary', async () => {
@@ -136,7 +139,7 @@ describe('poc gate', () => {
     assert.match(markdown, /^## ❌ SLO gate FAIL \(strict\)$/m)
     assert.match(
       markdown,
-      /^\| throughput \| `metrics\.summary\.throughput_events_per_sec` \| >= \| 10000 \| 1000 \| FAIL \|$/m,
+      /^\| throughput \| `metrics\.summary\.throughput_events_per_sec` \| >= \| 10000 \| 1000 \| critical \| FAIL \|$/m,
     )
   })
 
@@ -164,6 +167,8 @@ describe('poc gate', () => {
     const result = parseJson<GateFileResult>(run)
     assert.deepEqual(Object.keys(result), [
       'file',
+      'shape',
+      'schema',
       'status',
       'profile',
       'checked_at',
@@ -179,12 +184,13 @@ describe('poc gate', () => {
       result.checks.map((c) => c.name),
       ['fast_path_p99', 'fast_path_p999', 'tail_ratio', 'drop_count', 'error_rate', 'throughput'],
     )
+    assert.equal(result.baseline_comparison, null)
     assert.deepEqual(readJson(file).slo_compliance, {
       status: result.status,
       profile: result.profile,
+      shape: 'poc',
       checked_at: result.checked_at,
       checks: result.checks,
-      baseline_comparison: null,
     })
 
     const broken = await gate(['--in', benchFile((r) => (r.timestamp = 'noon')), '--json'])
@@ -197,5 +203,157 @@ describe('poc gate', () => {
     assert.deepEqual(invalid.schema_errors, [
       {instancePath: '/timestamp', message: 'must match format "date-time"'},
     ])
+  })
+})
+
+/** What the seed's bench/old/run_canary.sh writes (its contracts/bench.v1.schema.json). */
+interface CanaryResult {
+  version: string
+  timestamp: string
+  environment: {type?: string; config: Record<string, unknown>; git_commit?: string; git_branch?: string}
+  profile: {name: string; duration_sec: number; events_total: number; warmup_events?: number; keys?: string[]}
+  metrics: {
+    fast_path: {
+      count: number
+      process_latency_us: {p50: number; p99: number; p999: number}
+      publish_latency_us?: {p50: number; p99: number; p999: number}
+      drop_count: number
+    }
+    persistence_queue: {write_latency_us: {p99: number}; error_count: number; lag: number}
+    summary: {tail_ratio: number; throughput_events_per_sec: number; error_rate_percent?: number}
+  }
+  slo_compliance?: {status: string; checks: unknown[]}
+}
+
+/** A result as the seed's bench/old/run_canary.sh writes it (its contracts/bench.v1.schema.json). */
+function canaryFile(edit: (r: CanaryResult) => void = () => undefined): string {
+  const result: CanaryResult = {
+    version: 'v1',
+    timestamp: '2026-01-10T09:00:00Z',
+    environment: {type: 'ci', config: {fast_path_enable: true}, git_commit: 'abc', git_branch: 'main'},
+    profile: {name: 'burst', duration_sec: 60, events_total: 10000, warmup_events: 500, keys: ['BTC']},
+    metrics: {
+      fast_path: {count: 10000, process_latency_us: {p50: 8, p99: 40, p999: 900}, drop_count: 0},
+      persistence_queue: {write_latency_us: {p99: 12}, error_count: 0, lag: 0},
+      summary: {tail_ratio: 5, throughput_events_per_sec: 166.6, error_rate_percent: 0},
+    },
+    slo_compliance: {status: 'PASS', checks: []},
+  }
+  edit(result)
+  const file = path.join(home, `canary-${++files}.json`)
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
+  return file
+}
+
+function jsonFile(name: string, value: unknown): string {
+  const file = path.join(home, name)
+  writeFileSync(file, JSON.stringify(value))
+  return file
+}
+
+const seedSchema = path.join(repoRoot, 'fixtures', 'schemas', 'seed', 'bench.v1.schema.json')
+
+describe('poc gate over the seed’s files, with the seed gate’s flags', () => {
+  it('judges a seed result as the seed’s slo_gate.py with --schema, --throughput-min-events-per-sec and --verbose', async () => {
+    const file = canaryFile()
+    const run = await gate([
+      '--in',
+      file,
+      '--schema',
+      seedSchema,
+      '--profile',
+      'light',
+      '--throughput-min-events-per-sec',
+      '100',
+      '--verbose',
+    ])
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    assert.match(
+      run.stdout,
+      /^Judged as a seed bench result \(its contracts\/bench\.v1\.schema\.json, version v1\), by the rules of the seed's scripts\/old\/slo_gate\.py\.$/m,
+    )
+    assert.match(
+      run.stdout,
+      /^throughput +metrics\.summary\.throughput_events_per_sec +>= +100 +166\.6 +critical +pass$/m,
+    )
+    // --verbose: every check's message, the passed ones too.
+    assert.match(run.stdout, /^fast_path_p99: fast-path p99 is 40 µs, at most 300 µs$/m)
+    assert.match(run.stdout, /^tail_ratio: tail ratio p99\/p50 is 5, at most 20$/m)
+    assert.match(
+      run.stdout,
+      /SLO gate PASS \(light, as the seed's scripts\/old\/slo_gate\.py\): all 6 checks passed\./,
+    )
+    const written = JSON.parse(readFileSync(file, 'utf8'))
+    assert.equal(written.slo_compliance.status, 'PASS')
+    assert.deepEqual(
+      written.slo_compliance.checks.map((c: {severity: string}) => c.severity),
+      ['critical', 'critical', 'warning', 'critical', 'critical', 'critical'],
+    )
+  })
+
+  it('--no-fail reports a FAIL and exits 0; without it the same file exits 1', async () => {
+    const file = canaryFile()
+    const failed = await gate(['--in', file])
+    assert.equal(failed.exitCode, 1, failed.stdout + failed.stderr)
+    assert.match(
+      failed.stdout,
+      /SLO gate FAIL \(strict, as the seed's scripts\/old\/slo_gate\.py\): throughput failed\./,
+    )
+    const reported = await gate(['--in', file, '--no-fail', '--json'])
+    assert.equal(reported.exitCode, 0, reported.stdout + reported.stderr)
+    assert.equal(parseJson<GateFileResult>(reported).status, 'FAIL')
+    const human = await gate(['--in', file, '--no-fail'])
+    assert.equal(human.exitCode, 0)
+    assert.match(human.stdout, /--no-fail: exit 0 although the gate failed/)
+  })
+
+  it('--schema: a file that does not follow that schema is broken (exit 1), listing the errors against it', async () => {
+    const file = canaryFile((r) => delete r.environment.type)
+    const run = await gate(['--in', file, '--schema', seedSchema])
+    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+    assert.match(
+      run.stdout,
+      /does not follow .*fixtures\/schemas\/seed\/bench\.v1\.schema\.json \(1 schema error\(s\)\)/,
+    )
+    assert.match(run.stdout, /^ {2}\/environment must have required property 'type'$/m)
+    const unreadable = await gate(['--in', file, '--schema', path.join(home, 'no-schema.json')])
+    assert.equal(unreadable.exitCode, 3, unreadable.stdout + unreadable.stderr)
+    assert.match(unreadable.stderr, /the schema .*no-schema\.json cannot be read/)
+  })
+
+  it('takes the seed’s baseline files as --baseline: baseline/seed.json and baseline/perf_gate_rust.json', async () => {
+    const seedBaseline = jsonFile('seed.json', {
+      schema: 'bench.v1',
+      run_id: 'seed-000',
+      commit: '0000000',
+      case: 'match_engine_hot',
+      env: 'gha|JDK21|G1',
+      metrics: {latency_us: {p99: 950}, gc_pause_ms: {p99: 3.0}},
+    })
+    const perfGate = jsonFile('perf_gate_rust.json', {
+      bench: {max_us: 926.4, p50_us: 101.1, p99_us: 338.7, throughput_rps: 9115.5},
+      updated_at: '2026-01-10T09:51:06.189924Z',
+      wrk: {latency_avg_ms: 5.45, throughput_rps: 113754.72},
+    })
+    // A seed contracts/bench/v1 result against its own baseline, as its tools/old/gate.py: +5 % at most.
+    const pr = jsonFile('pr.json', {
+      schema: 'bench.v1',
+      run_id: 'pr-1',
+      commit: 'abc',
+      case: 'match_engine_hot',
+      env: 'gha|JDK21|G1',
+      metrics: {latency_us: {p99: 990}, gc_pause_ms: {p99: 2}},
+    })
+    const passed = await gate(['--in', pr, '--baseline', seedBaseline])
+    assert.equal(passed.exitCode, 0, passed.stdout + passed.stderr)
+    assert.match(passed.stdout, /^p99_regression +metrics\.latency_us\.p99 +<= +5 +4\.21 +pass$/m)
+    const regressed = await gate(['--in', pr, '--baseline', seedBaseline, '--max-regression', '4'])
+    assert.equal(regressed.exitCode, 1, regressed.stdout + regressed.stderr)
+
+    // Our result against the seed's perf-gate baseline: our raw round trip (3500 µs) against its 338.7.
+    const ours = await gate(['--in', benchFile(), '--profile', 'light', '--baseline', perfGate])
+    assert.equal(ours.exitCode, 1, ours.stdout + ours.stderr)
+    assert.match(ours.stdout, /^p99_regression +metrics\.http\.raw_latency_us\.p99 +<= +20 +933\.36 +FAIL$/m)
+    assert.match(ours.stdout, /the seed's perf-gate baseline of 2026-01-10T09:51:06\.189924Z/)
   })
 })

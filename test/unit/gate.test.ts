@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
+import {baselineOf} from '../../src/checks/bench/baseline.js'
 import type {BenchResult, SloCompliance} from '../../src/checks/bench/result.js'
 import {
   type GateFileResult,
@@ -46,6 +47,33 @@ describe('validateBench', () => {
     assert.equal(validation.ok, true, JSON.stringify(validation))
   })
 
+  it('accepts a result written before poc followed the seed: version bench.v1, keys as weights, severity error, actual null', () => {
+    const legacy = sample((r) => {
+      ;(r as {version: string}).version = 'bench.v1'
+      delete r.schema
+      r.profile.keys = {BTC: 70, ETH: 30}
+      r.slo_compliance = {
+        status: 'FAIL',
+        profile: 'light',
+        checks: [
+          {
+            name: 'fast_path_p99',
+            metric: 'metrics.fast_path.process_latency_us.p99',
+            operator: '<=',
+            threshold: 300,
+            actual: null,
+            passed: false,
+            severity: 'error',
+            message: 'missing',
+          },
+        ],
+        baseline_comparison: null,
+      }
+    })
+    const validation = validateBench(legacy)
+    assert.equal(validation.ok, true, JSON.stringify(validation))
+  })
+
   it('reports every schema error with its path: a tail ratio under 1, a wrong version, no metrics.http', () => {
     const broken = sample((r) => {
       r.metrics.summary.tail_ratio = 0
@@ -61,7 +89,7 @@ describe('validateBench', () => {
       '/version',
     ])
     const message = (p: string) => validation.errors.find((e) => e.instancePath === p)?.message
-    assert.equal(message('/version'), 'must be equal to constant "bench.v1"')
+    assert.equal(message('/version'), 'must be equal to one of the allowed values ["v1","bench.v1"]')
     assert.equal(message('/metrics'), "must have required property 'http'")
     assert.equal(message('/metrics/summary/tail_ratio'), 'must be >= 1')
   })
@@ -96,7 +124,7 @@ describe('gate', () => {
         ['throughput', '>=', 500, 1000, true],
       ],
     )
-    assert.equal(compliance.baseline_comparison, null)
+    assert.equal(compliance.baseline_comparison, undefined)
   })
 
   it('fails the sample on the strict profile for its throughput alone', () => {
@@ -202,7 +230,7 @@ describe('gate', () => {
       const compliance = gate(result, {profile})
       assert.deepEqual(failedChecks(compliance), [check])
       assert.equal(compliance.status, status)
-      assert.equal(checkNamed(compliance, check).severity, status === 'WARN' ? 'warning' : 'error')
+      assert.equal(checkNamed(compliance, check).severity, status === 'WARN' ? 'warning' : 'critical')
     })
   }
 
@@ -212,7 +240,7 @@ describe('gate', () => {
     assert.equal(gate(slowish, {profile: 'light'}).status, 'PASS')
   })
 
-  it('fails every fast-path check, with actual null, when the result has no fast-path figures', () => {
+  it('fails every fast-path check on purpose, as a check of its presence, when the result has no fast-path figures', () => {
     const other = sample((r) => delete r.metrics.fast_path)
     assert.ok(validateBench(other).ok, 'fast_path is optional in the schema')
     const compliance = gate(other, {profile: 'light'})
@@ -220,10 +248,18 @@ describe('gate', () => {
     assert.deepEqual(failedChecks(compliance), ['fast_path_p99', 'fast_path_p999', 'drop_count'])
     for (const name of ['fast_path_p99', 'fast_path_p999', 'drop_count']) {
       const check = checkNamed(compliance, name)
-      assert.equal(check.actual, null)
-      assert.equal(check.severity, 'error')
+      assert.deepEqual(
+        [check.operator, check.threshold, check.actual, check.missing, check.severity],
+        ['==', 1, 0, true, 'critical'],
+      )
       assert.match(check.message, /is missing from the result/)
       assert.match(check.message, /gateway/)
+      assert.match(
+        check.message,
+        name === 'drop_count'
+          ? /poc fails a missing metric on purpose, where the seed's gate counts it as 0/
+          : /poc fails a missing metric on purpose, where the seed's gate skips the check/,
+      )
     }
   })
 
@@ -234,8 +270,9 @@ describe('gate', () => {
     )
     assert.equal(compliance.status, 'FAIL')
     const check = checkNamed(compliance, 'tail_ratio')
-    assert.deepEqual([check.actual, check.passed, check.severity], [null, false, 'error'])
+    assert.deepEqual([check.missing, check.passed, check.severity], [true, false, 'critical'])
     assert.match(check.message, /metrics\.summary\.tail_ratio is missing/)
+    assert.match(check.message, /\(the check needs <= 20\)$/)
   })
 
   it('is WARN when only a warning failed, FAIL when an error failed beside it', () => {
@@ -261,7 +298,7 @@ describe('gate', () => {
 })
 
 describe('gate with a baseline', () => {
-  const baseline = {file: '/ci/baseline.json', result: sample()}
+  const baseline = baselineOf(sample(), '/ci/baseline.json')
   const withP99 = (p99: number) => sample((r) => (r.metrics.fast_path!.process_latency_us.p99 = p99))
   const judged = (p99: number, options: Partial<GateOptions> = {}) =>
     gate(withP99(p99), {profile: 'light', baseline, ...options})
@@ -273,8 +310,12 @@ describe('gate with a baseline', () => {
     assert.deepEqual([check.threshold, check.actual, check.passed], [20, 10, true])
     assert.deepEqual(compliance.baseline_comparison, {
       file: '/ci/baseline.json',
+      kind: 'poc',
+      label: 'runner sample',
+      metric: 'metrics.fast_path.process_latency_us.p99',
       runner_label: 'sample',
       baseline_p99_us: 80,
+      current_p99_us: 88,
       actual_p99_us: 88,
       regression_percent: 10,
       max_regression_percent: 20,
@@ -304,18 +345,22 @@ describe('gate with a baseline', () => {
     assert.equal(compliance.status, 'PASS')
   })
 
-  it('fails the comparison, actual null, when the result has no fast-path p99', () => {
+  it('fails the comparison on purpose when the result has no fast-path p99', () => {
     const compliance = gate(
       sample((r) => delete r.metrics.fast_path),
       {profile: 'light', baseline},
     )
     const check = checkNamed(compliance, 'p99_regression')
-    assert.deepEqual([check.actual, check.passed, check.severity], [null, false, 'error'])
-    assert.equal(compliance.baseline_comparison, null)
+    assert.deepEqual([check.missing, check.passed, check.severity], [true, false, 'critical'])
+    assert.match(check.message, /on purpose/)
+    assert.equal(compliance.baseline_comparison, undefined)
   })
 
   it('refuses a baseline without a fast-path p99 to compare with (exit 3)', () => {
-    const useless = {file: '/ci/other.json', result: sample((r) => delete r.metrics.fast_path)}
+    const useless = baselineOf(
+      sample((r) => delete r.metrics.fast_path),
+      '/ci/other.json',
+    )
     assert.throws(
       () => gate(sample(), {profile: 'light', baseline: useless}),
       (error) =>
@@ -326,7 +371,10 @@ describe('gate with a baseline', () => {
   })
 
   it('says so when the baseline comes from another runner', () => {
-    const other = {file: '/ci/b.json', result: sample((r) => (r.environment.runner_label = 'laptop'))}
+    const other = baselineOf(
+      sample((r) => (r.environment.runner_label = 'laptop')),
+      '/ci/b.json',
+    )
     const check = checkNamed(gate(sample(), {profile: 'light', baseline: other}), 'p99_regression')
     assert.match(check.message, /baseline is from runner laptop, this result from sample/)
   })
@@ -367,7 +415,10 @@ describe('gate with threshold overrides', () => {
 describe('the verdict on a broken file, and the Markdown summary', () => {
   const report = (compliance: SloCompliance, extra: Partial<GateFileResult> = {}): GateFileResult => ({
     file: '/ci/bench-result.json',
+    schema: 'fixtures/schemas/bench.v1.schema.json',
     ...compliance,
+    shape: 'poc',
+    baseline_comparison: compliance.baseline_comparison ?? null,
     checked_at: '2026-11-23T05:00:00.000Z',
     written: true,
     schema_errors: [],
@@ -376,21 +427,21 @@ describe('the verdict on a broken file, and the Markdown summary', () => {
   })
 
   it('fails a schema-invalid file with a check named schema', () => {
-    const errors = [{instancePath: '/version', message: 'must be equal to constant "bench.v1"'}]
+    const errors = [{instancePath: '/version', message: 'must be equal to constant "v1"'}]
     const compliance = schemaFailure('light', errors)
     assert.equal(compliance.status, 'FAIL')
     assert.deepEqual(
       compliance.checks.map((c) => [c.name, c.actual, c.passed, c.severity]),
-      [['schema', 1, false, 'error']],
+      [['schema', 1, false, 'critical']],
     )
     const markdown = markdownSummary(report(compliance, {schema_errors: errors, written: false}))
     assert.match(markdown, /^## ❌ SLO gate FAIL \(light\)\n/)
     assert.match(markdown, /The bench file is broken/)
-    assert.match(markdown, /- `\/version` must be equal to constant "bench.v1"/)
+    assert.match(markdown, /- `\/version` must be equal to constant "v1"/)
   })
 
   it('has the verdict, one row per check and the baseline comparison', () => {
-    const baseline = {file: '/ci/baseline.json', result: sample()}
+    const baseline = baselineOf(sample(), '/ci/baseline.json')
     const compliance = gate(
       sample((r) => {
         r.metrics.fast_path!.process_latency_us.p99 = 104
@@ -400,10 +451,13 @@ describe('the verdict on a broken file, and the Markdown summary', () => {
     )
     const markdown = markdownSummary(report(compliance))
     assert.match(markdown, /^## ❌ SLO gate FAIL \(light\)\n/)
-    assert.match(markdown, /\| tail_ratio \| `metrics.summary.tail_ratio` \| <= \| 20 \| 26 \| WARN \|/)
     assert.match(
       markdown,
-      /\| p99_regression \| `metrics.fast_path.process_latency_us.p99` \| <= \| 20 \| 30 \| FAIL \|/,
+      /\| tail_ratio \| `metrics.summary.tail_ratio` \| <= \| 20 \| 26 \| warning \| WARN \|/,
+    )
+    assert.match(
+      markdown,
+      /\| p99_regression \| `metrics.fast_path.process_latency_us.p99` \| <= \| 20 \| 30 \| critical \| FAIL \|/,
     )
     assert.equal(markdown.match(/^\| [a-z_0-9]+ \| `/gm)?.length, 7)
     assert.match(

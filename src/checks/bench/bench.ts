@@ -1,81 +1,26 @@
-import {readFile} from 'node:fs/promises'
+import {execFile} from 'node:child_process'
 import os from 'node:os'
-import path from 'node:path'
-import {parse as parseYaml} from 'yaml'
-import {z} from 'zod'
+import {promisify} from 'node:util'
 import {packageRoot} from '../../lib/package-root.js'
 import {LatencyHistogram} from '../../services/gateway/latency.js'
 import {ExitCode, PocError, errorMessage, usageError} from '../../stack/errors.js'
 import type {PocHome} from '../../stack/home.js'
 import {issueDevToken} from '../../stack/secrets.js'
 import {loadTarget} from '../smoke/target.js'
-import {type LoadHooks, type LoadStats, type LoadTarget, runLoad, summarize} from './load.js'
+import {gate} from '../gate.js'
+import {type LoadHooks, type LoadStats, type LoadTarget, Schedule, runLoad, summarize} from './load.js'
+import {type BenchProfile, loadProfile} from './profiles.js'
 import {
-  type BenchPhase,
   type BenchResult,
   type Measurement,
   type Percentiles,
+  benchSchemaName,
   benchVersion,
   maxScheduleMissPercent,
+  seedProfileNames,
 } from './result.js'
 
-export const profilesDir = path.join(packageRoot, 'fixtures', 'bench', 'profiles')
-export const profileNames = ['steady', 'burst', 'skew'] as const
-
-const phaseSchema = z
-  .object({
-    name: z.string().min(1),
-    duration_sec: z.number().positive(),
-    rate: z.number().positive().optional(),
-    rate_start: z.number().nonnegative().optional(),
-    rate_end: z.number().nonnegative().optional(),
-  })
-  .refine((p) => p.rate !== undefined || (p.rate_start !== undefined && p.rate_end !== undefined), {
-    message: 'a phase needs rate, or rate_start and rate_end',
-  })
-const profileSchema = z.object({
-  name: z.string().min(1),
-  warmup_sec: z.number().nonnegative().default(2),
-  phases: z.array(phaseSchema).min(1),
-  keys: z.record(z.string(), z.number().nonnegative()).optional(),
-})
-
-export interface BenchProfile {
-  name: string
-  warmupSec: number
-  phases: BenchPhase[]
-  keys?: Record<string, number>
-}
-
-/** A profile from fixtures/bench/profiles/<name>.yaml, with rate shorthand expanded. */
-export async function loadProfile(name: string): Promise<BenchProfile> {
-  const file = path.join(profilesDir, `${name}.yaml`)
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch {
-    throw usageError(`there is no bench profile "${name}"`, [`Use one of: ${profileNames.join(', ')}.`])
-  }
-  const parsed = profileSchema.safeParse(parseYaml(text))
-  if (!parsed.success) {
-    throw new PocError(`the bench profile ${file} is invalid: ${parsed.error.issues[0]?.message}`, {
-      exitCode: ExitCode.unavailable,
-      code: 'bad_profile',
-    })
-  }
-  const {data} = parsed
-  return {
-    name: data.name,
-    warmupSec: data.warmup_sec,
-    keys: data.keys,
-    phases: data.phases.map((p) => ({
-      name: p.name,
-      duration_sec: p.duration_sec,
-      rate_start: p.rate ?? (p.rate_start as number),
-      rate_end: p.rate ?? (p.rate_end as number),
-    })),
-  }
-}
+export {type BenchProfile, loadProfile, profileNames, profilesDir} from './profiles.js'
 
 export interface BenchRequest {
   /** A named profile; without one (or with --rate alone) a constant rate. */
@@ -207,17 +152,73 @@ export async function runBench(request: BenchRequest, hooks: BenchHooks): Promis
   const after = gateway && before ? await snapshot(gateway) : undefined
   const server = before && after ? serverFigures(before, after) : undefined
 
+  return judgedResult({
+    profile,
+    connections: request.connections,
+    runnerLabel: request.runnerLabel,
+    target: `${target.method} ${target.url}`,
+    stats,
+    server,
+    runId: process.env.GITHUB_RUN_ID || `local-${runId}`,
+    git: await gitInfo(),
+  })
+}
+
+/**
+ * The result with its strict verdict: the seed's contracts/bench.v1.schema.json wants one in every
+ * result, and this one is true (with the profile's own slo_targets) until poc gate judges the
+ * file again with the thresholds asked for.
+ */
+export function judgedResult(inputs: ResultInputs): BenchResult {
+  const result = assembleResult(inputs)
+  const {status, profile, shape, checks} = gate(result, {profile: 'strict'})
+  result.slo_compliance = {status, profile, shape, checked_at: result.timestamp, checks}
+  return result
+}
+
+export type ServerFigures = ReturnType<typeof serverFigures>
+
+export interface ResultInputs {
+  profile: BenchProfile
+  connections: number
+  runnerLabel: string
+  /** "METHOD url" */
+  target: string
+  stats: LoadStats
+  /** The gateway's own figures over the measured window; absent for --url. */
+  server?: ServerFigures
+  runId: string
+  git: {commit: string; branch?: string}
+  now?: Date
+}
+
+/** The bench.v1 document of a finished run: ours, and both of the seed's schemas at once. */
+export function assembleResult(inputs: ResultInputs): BenchResult {
+  const {profile, stats, server} = inputs
   // The server's error rate is of what was sent and answered or failed: requests the generator
   // never sent, or stopped waiting for after an interruption, say nothing about the server.
   const judged = stats.completed + stats.errors
   const failures = stats.errors + (stats.completed - stats.ok)
   const measurement = measurementOf(stats, plannedSec(profile))
   const curvePoints = [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100]
-  const result: BenchResult = {
+  const corrected = summarize(stats.corrected)
+  const seedName = (seedProfileNames as readonly string[]).includes(profile.name) ? profile.name : 'custom'
+  const runnerLabel = inputs.runnerLabel
+  const firstRate = profile.phases[0]?.rate_start ?? 0
+  return {
     version: benchVersion,
-    timestamp: new Date().toISOString(),
+    schema: benchSchemaName,
+    run_id: inputs.runId,
+    commit: inputs.git.commit,
+    case: `${server ? 'gateway' : 'blackbox'}_${profile.name}`,
+    env: `${runnerLabel}|Node${process.versions.node.split('.')[0]}|${os.platform()}`,
+    timestamp: (inputs.now ?? new Date()).toISOString(),
     environment: {
-      runner_label: request.runnerLabel,
+      type: process.env.CI || process.env.GITHUB_ACTIONS ? 'ci' : 'local',
+      config: {target: server ? 'gateway' : 'url', server_metrics: server !== undefined},
+      git_commit: inputs.git.commit,
+      ...(inputs.git.branch ? {git_branch: inputs.git.branch} : {}),
+      runner_label: runnerLabel,
       hostname: os.hostname(),
       os: `${os.type()} ${os.release()}`,
       node: process.version,
@@ -226,37 +227,56 @@ export async function runBench(request: BenchRequest, hooks: BenchHooks): Promis
       memory_gib: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     },
     profile: {
-      name: profile.name,
-      duration_sec: round(profile.phases.reduce((sum, p) => sum + p.duration_sec, 0)),
+      name: seedName,
+      ...(seedName === profile.name ? {} : {label: profile.name}),
+      ...(profile.source ? {source: profile.source} : {}),
+      duration_sec: round(plannedSec(profile)),
+      events_total: new Schedule(profile.phases).totalRequests,
       warmup_sec: profile.warmupSec,
-      connections: request.connections,
-      target: `${target.method} ${target.url}`,
+      warmup_events: Math.floor(profile.warmupSec * firstRate),
+      connections: inputs.connections,
+      target: inputs.target,
       phases: profile.phases.map((p) => ({
         ...p,
         duration_sec: round(p.duration_sec),
         rate_start: round(p.rate_start),
         rate_end: round(p.rate_end),
       })),
-      ...(profile.keys ? {keys: profile.keys} : {}),
+      ...(profile.keys ? {keys: Object.keys(profile.keys), key_weights: profile.keys} : {}),
+      ...(profile.sloTargets ? {slo_targets: profile.sloTargets} : {}),
     },
     measurement,
     metrics: {
       ...(server
         ? {
-            fast_path: {process_latency_us: server.fastPath, drop_count: server.drops},
+            fast_path: {
+              count: server.fastPath.count ?? 0,
+              process_latency_us: server.fastPath,
+              drop_count: server.drops,
+            },
             persistence_queue: {
+              write_latency_us: server.walEnqueue,
               wal_enqueue_latency_us: server.walEnqueue,
               durable_ack_latency_us: server.durableAck,
               fdatasync_latency_us: server.fdatasync,
               error_count: server.walErrors,
+              lag: server.walLag,
             },
           }
         : {}),
+      latency_us: server
+        ? {
+            p50: server.fastPath.p50,
+            p99: server.fastPath.p99,
+            p999: server.fastPath.p999,
+            source: 'fast_path',
+          }
+        : {p50: corrected.p50, p99: corrected.p99, p999: corrected.p999, source: 'http_corrected'},
       summary: {
         ...(server && server.fastPath.p50 > 0
           ? {tail_ratio: round(Math.max(1, server.fastPath.p99 / server.fastPath.p50))}
           : {}),
-        throughput_events_per_sec: round(stats.ok / stats.measuredSec),
+        throughput_events_per_sec: round(stats.measuredSec > 0 ? stats.ok / stats.measuredSec : 0),
         error_rate_percent: judged === 0 ? 0 : round((failures / judged) * 100, 4),
       },
       http: {
@@ -269,7 +289,7 @@ export async function runBench(request: BenchRequest, hooks: BenchHooks): Promis
         target_rate: round(stats.targetRate),
         status_counts: stats.statusCounts,
         ...(Object.keys(stats.errorCauses).length > 0 ? {error_causes: stats.errorCauses} : {}),
-        corrected_latency_us: summarize(stats.corrected),
+        corrected_latency_us: corrected,
         raw_latency_us: summarize(stats.raw),
         percentile_curve: curvePoints.map((percentile) => ({
           percentile,
@@ -279,7 +299,28 @@ export async function runBench(request: BenchRequest, hooks: BenchHooks): Promis
       },
     },
   }
-  return result
+}
+
+const execFileAsync = promisify(execFile)
+
+/** The commit of the poc being benched (the seed's `commit`): git, else $GITHUB_SHA, else unknown. */
+async function gitInfo(): Promise<{commit: string; branch?: string}> {
+  const git = async (...args: string[]) => {
+    try {
+      const {stdout} = await execFileAsync('git', ['-C', packageRoot, ...args], {timeout: 5000})
+      return stdout.trim() || undefined
+    } catch {
+      return undefined
+    }
+  }
+  const [commit, branch] = await Promise.all([
+    git('rev-parse', 'HEAD'),
+    git('rev-parse', '--abbrev-ref', 'HEAD'),
+  ])
+  return {
+    commit: commit ?? (process.env.GITHUB_SHA || 'unknown'),
+    branch: branch ?? (process.env.GITHUB_REF_NAME || undefined),
+  }
 }
 
 function plannedSec(profile: BenchProfile): number {
@@ -398,5 +439,7 @@ function serverFigures(before: GatewaySnapshot, after: GatewaySnapshot) {
         n === 'gateway_reject_total{reason="QUEUE_REJECT"}' || /^gateway_backpressure_\w+_total$/.test(n),
     ),
     walErrors: delta((n) => n === 'gateway_reject_total{reason="WAL_UNAVAILABLE"}'),
+    // The seed's persistence-queue lag: WAL records written and not yet durable as the window closed.
+    walLag: Math.max(0, Math.round(after.counters.get('gateway_durable_inflight') ?? 0)),
   }
 }

@@ -1,4 +1,10 @@
-import type {BenchResult, ClientPercentiles, Percentiles, SloCompliance} from './result.js'
+import {
+  type BenchResult,
+  type ClientPercentiles,
+  type Percentiles,
+  type StoredCompliance,
+  keyWeights,
+} from './result.js'
 
 /**
  * The `poc bench --html` report: one HTML document with no script and nothing to fetch, so it
@@ -7,7 +13,9 @@ import type {BenchResult, ClientPercentiles, Percentiles, SloCompliance} from '.
  */
 export function renderHtmlReport(result: BenchResult): string {
   const {profile, environment, metrics} = result
-  const title = `poc bench: ${profile.name} against ${profile.target}`
+  const profileName = profile.label ?? profile.name
+  const weights = keyWeights(profile)
+  const title = `poc bench: ${profileName} against ${profile.target}`
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -19,7 +27,7 @@ export function renderHtmlReport(result: BenchResult): string {
 </head>
 <body>
 <header>
-<h1>poc bench <span class="profile">${esc(profile.name)}</span>${result.slo_compliance ? ` ${statusBadge(result.slo_compliance.status)}` : ''}</h1>
+<h1>poc bench <span class="profile">${esc(profileName)}</span>${result.slo_compliance ? ` ${statusBadge(result.slo_compliance.status)}` : ''}</h1>
 <p class="target">${esc(profile.target)}</p>
 ${definitionList([
   ['Timestamp', esc(result.timestamp)],
@@ -32,7 +40,7 @@ ${definitionList([
   ['Connections', num(profile.connections)],
 ])}
 ${phasesTable(profile.phases)}
-${profile.keys ? countsTable('Key weights', 'Key', 'Weight', profile.keys) : ''}
+${weights ? countsTable('Key weights', 'Key', 'Weight', weights) : ''}
 </header>
 <main>
 <section>
@@ -276,12 +284,12 @@ ${body}
 </table>`
 }
 
-function sloSection(slo: SloCompliance): string {
+function sloSection(slo: StoredCompliance): string {
   const checks = slo.checks
     .map(
       (c) =>
         `<tr${c.passed ? '' : ' class="failed"'}><td>${esc(c.name)}</td><td><code>${esc(c.metric)}</code></td>` +
-        `<td>${esc(c.operator)} ${num0(c.threshold)}</td><td class="n">${c.actual === null ? 'missing' : num0(c.actual)}</td>` +
+        `<td>${esc(c.operator)} ${num0(c.threshold)}</td><td class="n">${c.missing || c.actual === null ? 'missing' : num0(c.actual)}</td>` +
         `<td>${c.passed ? 'pass' : 'fail'}</td><td>${esc(c.severity)}</td><td>${esc(c.message)}</td></tr>`,
     )
     .join('\n')
@@ -289,7 +297,7 @@ function sloSection(slo: SloCompliance): string {
   return `<section id="slo">
 <h2>SLO compliance ${statusBadge(slo.status)}</h2>
 ${definitionList([
-  ['Gate profile', esc(slo.profile)],
+  ...(slo.profile ? [['Gate profile', esc(slo.profile)] as [string, string]] : []),
   ...(slo.checked_at ? [['Checked at', esc(slo.checked_at)] as [string, string]] : []),
 ])}
 <table>
@@ -302,11 +310,17 @@ ${checks}
 ${
   baseline
     ? definitionList([
-        ['Baseline', `${esc(baseline.file)} (runner ${esc(baseline.runner_label)})`],
-        ['p99 baseline → actual', `${num(baseline.baseline_p99_us)} µs → ${num(baseline.actual_p99_us)} µs`],
+        [
+          'Baseline',
+          `${esc(baseline.file ?? '')} (${esc(baseline.label ?? `runner ${baseline.runner_label ?? ''}`)})`,
+        ],
+        [
+          'p99 baseline → actual',
+          `${num(baseline.baseline_p99_us ?? 0)} µs → ${num(baseline.current_p99_us ?? baseline.actual_p99_us ?? 0)} µs`,
+        ],
         [
           'Regression',
-          `${num(baseline.regression_percent, 1)} % (max ${num(baseline.max_regression_percent, 1)} %): ${baseline.passed ? 'pass' : 'fail'}`,
+          `${num(baseline.regression_percent ?? 0, 1)} % (max ${num(baseline.max_regression_percent ?? 0, 1)} %): ${baseline.passed ? 'pass' : 'fail'}`,
         ],
       ])
     : ''
@@ -353,7 +367,7 @@ function definitionList(items: Array<[string, string]>): string {
   return `<dl>\n${items.map(([term, value]) => `<dt>${term}</dt><dd>${value}</dd>`).join('\n')}\n</dl>`
 }
 
-function statusBadge(status: SloCompliance['status']): string {
+function statusBadge(status: StoredCompliance['status']): string {
   const safe = esc(status)
   return `<span class="badge ${safe}">${safe}</span>`
 }
