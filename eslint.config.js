@@ -2,6 +2,8 @@ import js from '@eslint/js'
 import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
+const noOclif = {group: ['@oclif/*'], message: 'Only src/commands may use oclif.'}
+
 export default tseslint.config(
   {ignores: ['dist/**', 'node_modules/**', '.poc/**', 'oclif.manifest.json']},
   js.configs.recommended,
@@ -11,12 +13,47 @@ export default tseslint.config(
     languageOptions: {globals: globals.node},
   },
   {
-    files: ['src/stack/**', 'src/checks/**', 'src/services/**', 'src/lib/**'],
+    files: ['src/services/**', 'src/lib/**'],
     rules: {
       // The layers below the commands stay usable without oclif (ARCHITECTURE.md, layering).
+      'no-restricted-imports': ['error', {patterns: [noOclif]}],
+    },
+  },
+  {
+    files: ['src/stack/**', 'src/checks/**'],
+    rules: {
+      // What crosses a process boundary is in src/contract; a service's internals are its own.
+      // A service's public faces are its environment schema (config.ts) and its metric families.
       'no-restricted-imports': [
         'error',
-        {patterns: [{group: ['@oclif/*'], message: 'Only src/commands may use oclif.'}]},
+        {
+          patterns: [
+            noOclif,
+            {
+              regex: String.raw`/services/(?!metric-families\.js$|[\w-]+/config\.js$)`,
+              message:
+                'stack/ and checks/ do not reach into a service: import what crosses the process boundary from src/contract (move it there if it is not yet).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/contract/**'],
+    rules: {
+      // The contract is what every side imports, so it imports none of them.
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            noOclif,
+            {
+              group: ['**/services/**', '**/stack/**', '**/checks/**', '**/cli/**', '**/commands/**'],
+              message: 'src/contract depends on nothing of poc but itself and src/lib.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -14,7 +14,7 @@ import {
   type SloTargets,
   type StoredSloCheck,
   maxScheduleMissPercent,
-} from './bench/result.js'
+} from '../contract/bench.js'
 import {
   type BenchShape,
   type SchemaError,
@@ -25,7 +25,7 @@ import {
 } from './bench/schemas.js'
 
 export {formatSchemaError, type SchemaError} from './bench/schemas.js'
-export type {GateProfile} from './bench/result.js'
+export type {GateProfile} from '../contract/bench.js'
 
 export const gateProfiles = ['strict', 'light'] as const
 

@@ -1,10 +1,10 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 import chalk, {type ChalkInstance} from 'chalk'
-import {telemetryStreamEvents, type TelemetryEvent} from '../services/pm/telemetry.js'
+import {telemetryStreamEvents, type TelemetryEvent} from '../contract/telemetry.js'
 import {ExitCode, PocError, errorMessage, usageError} from '../stack/errors.js'
 import {EventStreamError, readEventStream} from './event-stream.js'
 
-export type {TelemetryEvent} from '../services/pm/telemetry.js'
+export type {TelemetryEvent} from '../contract/telemetry.js'
 
 /** pm's telemetry filters (SPEC §4.1) as the CLI takes them; every one given must match. */
 export interface TelemetryFilters {

@@ -5,7 +5,7 @@ import {Flags} from '@oclif/core'
 import {PocCommand, exitCodesHelp} from '../cli/base-command.js'
 import {durationFlag, durationOrZeroFlag, parseHeaders} from '../cli/flags.js'
 import {profileNames, runBench} from '../checks/bench/bench.js'
-import type {BenchResult, Measurement} from '../checks/bench/result.js'
+import type {BenchResult, Measurement} from '../contract/bench.js'
 import {ExitCode, usageError} from '../stack/errors.js'
 
 /** What `poc bench --json` prints: the result and where it was written. */

@@ -3,7 +3,7 @@ import chalk from 'chalk'
 import {PocCommand} from '../cli/base-command.js'
 import {nonNegativeNumberFlag} from '../cli/flags.js'
 import {renderTable} from '../cli/table.js'
-import {type SloCheck, type SloCompliance, maxScheduleMissPercent} from '../checks/bench/result.js'
+import {type SloCheck, type SloCompliance, maxScheduleMissPercent} from '../contract/bench.js'
 import {shapeTitles} from '../checks/bench/schemas.js'
 import {
   type GateFileResult,

@@ -1,8 +1,8 @@
 import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
+import {gatewayFiles} from '../contract/files.js'
 import {packageRoot} from '../lib/package-root.js'
 import {gatewayConfig} from '../services/gateway/config.js'
-import {orderIdsFile as gatewayOrderIdsFile} from '../services/gateway/order-ids.js'
 import type {PocHome} from './home.js'
 import {Redis} from 'ioredis'
 import {type ObservabilityAddresses, grafanaFiles, lokiFiles, promtailFiles} from './observability-files.js'
@@ -771,7 +771,7 @@ export const catalog: readonly ComponentSpec[] = [
       data: 'its WAL and audit chain',
       optIn: 'gateway',
       // So that a reset never hands out an order id again (the gateway keeps it too).
-      keep: [gatewayOrderIdsFile],
+      keep: [gatewayFiles.orderIds],
     },
     // Files, not values: the secrets stay out of the process environment and of state.json.
     env: (ctx) => {

@@ -1,6 +1,6 @@
 import type {ConfirmChannel, GetMessage, Options} from 'amqplib'
-import {deadLetterQueue, redrivenHeader, shardQueue} from '../services/shared/bus.js'
-import {parseMessage} from '../services/shared/envelope.js'
+import {deadLetterQueue, redrivenHeader, shardQueue} from '../contract/topology.js'
+import {parseMessage} from '../contract/envelope.js'
 import {PocError, errorMessage, usageError} from './errors.js'
 import type {PocHome} from './home.js'
 import {type ManagementMessage, findBroker} from './broker.js'

@@ -3,8 +3,8 @@ import path from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
 import type {ConfirmChannel} from 'amqplib'
 import {Redis} from 'ioredis'
-import {idempotencyRedisKey} from '../services/shared/idempotency.js'
-import {readAdminToken} from '../services/shared/service-base.js'
+import {idempotencyRedisKey} from '../contract/idempotency.js'
+import {readAdminToken} from '../contract/files.js'
 import {findBroker} from './broker.js'
 import {
   type ComponentContext,

@@ -1,7 +1,8 @@
 import {randomBytes} from 'node:crypto'
 import {chmod, link, mkdir, open, readFile, unlink} from 'node:fs/promises'
 import path from 'node:path'
-import {signJwt} from '../services/gateway/jwt.js'
+import {adminTokenFile} from '../contract/files.js'
+import {signJwt} from '../contract/jwt.js'
 import {PocError, errorMessage, usageError} from './errors.js'
 import type {PocHome} from './home.js'
 import {syncPath} from '../lib/atomic-file.js'
@@ -18,7 +19,6 @@ export const gatewaySecretFiles = {
 } as const satisfies Record<keyof GatewaySecrets, string>
 
 /** The bearer token every service's admin routes need (SPEC §7); services read it from here when they start. */
-export const adminTokenFile = 'admin-token'
 
 export function secretsDir(home: PocHome): string {
   return path.join(home.root, 'secrets')

@@ -6,7 +6,7 @@ import {after, before, describe, it} from 'node:test'
 import {pathToFileURL} from 'node:url'
 import {chromium, type Browser, type Page} from '@playwright/test'
 import {renderHtmlReport} from '../../src/checks/bench/html-report.js'
-import type {BenchResult} from '../../src/checks/bench/result.js'
+import type {BenchResult} from '../../src/contract/bench.js'
 import {repoRoot} from '../helpers.js'
 
 // The system Chromium, not Playwright's download: `npm run setup` installs it, and this machine

@@ -3,18 +3,12 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp from 'amqplib'
-import {
-  Bus,
-  deadLetterQueue,
-  exchanges,
-  shardQueue,
-  type Delivery,
-  type Handler,
-} from '../../src/services/shared/bus.js'
-import {makeEnvelope, type Envelope} from '../../src/services/shared/envelope.js'
+import {Bus, type Delivery, type Handler} from '../../src/services/shared/bus.js'
+import {deadLetterQueue, exchanges, shardQueue} from '../../src/contract/topology.js'
+import {makeEnvelope, type Envelope} from '../../src/contract/envelope.js'
 import {createRedis, Idempotency} from '../../src/services/shared/idempotency.js'
 import {createLogger} from '../../src/services/shared/logger.js'
-import {shardOf} from '../../src/services/shared/shard.js'
+import {shardOf} from '../../src/contract/shard.js'
 import type {StatusResult} from '../../src/stack/stack.js'
 import {cleanup, makeHome, parseJson, runPoc, testPortOffsets, upStack} from '../helpers.js'
 

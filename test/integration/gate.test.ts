@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
-import type {BenchResult} from '../../src/checks/bench/result.js'
+import type {BenchResult} from '../../src/contract/bench.js'
 import type {GateFileResult} from '../../src/checks/gate.js'
 import {makeHome, parseJson, repoRoot, runPoc} from '../helpers.js'
 

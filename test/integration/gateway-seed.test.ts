@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as delay} from 'node:timers/promises'
-import {signJwt} from '../../src/services/gateway/jwt.js'
+import {signJwt} from '../../src/contract/jwt.js'
 import {cleanup, makeHome, runPoc, testPortOffsets, upStack} from '../helpers.js'
 
 /*

@@ -8,7 +8,7 @@ import {setTimeout as delay} from 'node:timers/promises'
 import amqp from 'amqplib'
 import {readEventStream, type StreamEvent} from '../../src/checks/event-stream.js'
 import {gatewayStreamEvents} from '../../src/services/gateway/events.js'
-import {signJwt} from '../../src/services/gateway/jwt.js'
+import {signJwt} from '../../src/contract/jwt.js'
 import type {StatusResult} from '../../src/stack/stack.js'
 import {cleanup, makeHome, parseJson, runPoc, testPortOffsets, upStack} from '../helpers.js'
 

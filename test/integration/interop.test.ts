@@ -6,7 +6,7 @@ import {setTimeout as delay} from 'node:timers/promises'
 import amqp, {type Channel, type ChannelModel, type ConsumeMessage} from 'amqplib'
 import type {LastSummary} from '../../src/checks/smoke/summary.js'
 import {invoiceIdFor} from '../../src/services/invoice-worker/worker.js'
-import {shardOf} from '../../src/services/shared/shard.js'
+import {shardOf} from '../../src/contract/shard.js'
 import {seedSummaryProblems} from '../seed-summary-rules.js'
 import {cleanup, makeHome, runPoc, testPortOffsets, upStack} from '../helpers.js'
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import amqp from 'amqplib'
-import {shardOf} from '../../src/services/shared/shard.js'
+import {shardOf} from '../../src/contract/shard.js'
 import type {StatusResult, UpResult} from '../../src/stack/stack.js'
 import {cleanup, makeHome, parseJson, runPoc, testPortOffsets, upStack} from '../helpers.js'
 

@@ -6,7 +6,7 @@ import {checkRenewal, dueForReminder, renew, upsertContract} from '../../src/ser
 import {FiReadModel, type JournalEntry} from '../../src/services/fi/read-model.js'
 import {invoiceHandler, invoiceIdFor} from '../../src/services/invoice-worker/worker.js'
 import type {Delivery, PublishRequest} from '../../src/services/shared/bus.js'
-import {type Envelope, makeEnvelope} from '../../src/services/shared/envelope.js'
+import {type Envelope, makeEnvelope} from '../../src/contract/envelope.js'
 import {HttpError} from '../../src/services/shared/http.js'
 
 const logger = pino({level: 'silent'})

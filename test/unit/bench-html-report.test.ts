@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {renderHtmlReport} from '../../src/checks/bench/html-report.js'
-import type {BenchResult} from '../../src/checks/bench/result.js'
+import type {BenchResult} from '../../src/contract/bench.js'
 import {repoRoot} from '../helpers.js'
 
 function sample(): BenchResult {

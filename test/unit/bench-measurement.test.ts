@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {measurementOf} from '../../src/checks/bench/bench.js'
-import type {BenchResult} from '../../src/checks/bench/result.js'
+import type {BenchResult} from '../../src/contract/bench.js'
 import {gate, validateBench} from '../../src/checks/gate.js'
 import {repoRoot} from '../helpers.js'
 

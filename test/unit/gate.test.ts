@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {baselineOf} from '../../src/checks/bench/baseline.js'
-import type {BenchResult, SloCompliance} from '../../src/checks/bench/result.js'
+import type {BenchResult, SloCompliance} from '../../src/contract/bench.js'
 import {
   type GateFileResult,
   type GateOptions,

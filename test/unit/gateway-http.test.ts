@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {EventRing} from '../../src/services/gateway/events.js'
-import {JwtError, signJwt, TokenVerifier} from '../../src/services/gateway/jwt.js'
+import {JwtError, signJwt, TokenVerifier} from '../../src/contract/jwt.js'
 import {checkOrderBody} from '../../src/services/gateway/place-order.js'
 
 const order = {symbol: 'BTC', side: 'BUY', type: 'LIMIT', qty: 1, price: 10}

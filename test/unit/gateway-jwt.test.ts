@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {createHmac} from 'node:crypto'
 import {describe, it} from 'node:test'
-import {type JwtFailure, JwtError, bearerToken, signJwt, verifyJwt} from '../../src/services/gateway/jwt.js'
+import {type JwtFailure, JwtError, bearerToken, signJwt, verifyJwt} from '../../src/contract/jwt.js'
 
 const secret = 'test-secret-0123456789abcdef'
 const nowMs = 1_800_000_000_000

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {LatencyHistogram} from '../../src/services/gateway/latency.js'
+import {LatencyHistogram} from '../../src/contract/latency.js'
 
 describe('LatencyHistogram', () => {
   it('reports p50/p99/p999 within its 3-digit precision, and zeros when empty', () => {

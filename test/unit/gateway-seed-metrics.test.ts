@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {Registry} from 'prom-client'
 import {RateEwma} from '../../src/services/gateway/ewma.js'
-import {LatencyHistogram} from '../../src/services/gateway/latency.js'
+import {LatencyHistogram} from '../../src/contract/latency.js'
 import {seedStats} from '../../src/services/gateway/stats.js'
 import {derivedHistogram} from '../../src/services/shared/metrics.js'
 

@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {pathToFileURL} from 'node:url'
-import {makeEnvelope, withSeedApprovalFields} from '../../src/services/shared/envelope.js'
+import {makeEnvelope, withSeedApprovalFields} from '../../src/contract/envelope.js'
 import {Outbox, type OutboxRecord} from '../../src/services/shared/outbox.js'
 import {repoRoot} from '../helpers.js'
 
@@ -190,7 +190,7 @@ async function appendUntilKilled(
   sent: Set<string>,
 ): Promise<void> {
   const outboxModule = pathToFileURL(path.join(repoRoot, 'src/services/shared/outbox.ts')).href
-  const envelopeModule = pathToFileURL(path.join(repoRoot, 'src/services/shared/envelope.ts')).href
+  const envelopeModule = pathToFileURL(path.join(repoRoot, 'src/contract/envelope.ts')).href
   const script = `
     import {Outbox} from ${JSON.stringify(outboxModule)}
     import {makeEnvelope} from ${JSON.stringify(envelopeModule)}

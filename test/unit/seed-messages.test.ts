@@ -8,7 +8,7 @@ import {
   messageHeaders,
   parseMessage,
   withSeedApprovalFields,
-} from '../../src/services/shared/envelope.js'
+} from '../../src/contract/envelope.js'
 
 /** What the seed's producer publishes (itdojp/ITDO_ERP3 poc/event-backbone/local/producer): flat, no eventType. */
 function producerMessage(timesheetId: string, eventId: string, idempotencyKey: string) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {shardOf} from '../../src/services/shared/shard.js'
+import {shardOf} from '../../src/contract/shard.js'
 
 // Worked out by hand from h = (h*31 + c) >>> 0 over UTF-16 code units, e.g. 'TS-001':
 // 84 → 2687 → 83342 → 2583650 → 80093198 → 2482889187, and 2482889187 % 4 = 3.

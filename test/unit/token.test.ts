@@ -5,14 +5,13 @@ import {pathToFileURL} from 'node:url'
 import {after, describe, it} from 'node:test'
 import {execa} from 'execa'
 import {parseTtlSeconds} from '../../src/commands/token.js'
-import {verifyJwt} from '../../src/services/gateway/jwt.js'
+import {verifyJwt} from '../../src/contract/jwt.js'
 import {PocError} from '../../src/stack/errors.js'
 import {type PocHome, homeAt} from '../../src/stack/home.js'
-import {readAdminToken} from '../../src/services/shared/service-base.js'
+import {adminTokenFile, readAdminToken} from '../../src/contract/files.js'
 import {getComponent} from '../../src/stack/catalog.js'
 import {componentContext} from '../../src/stack/context.js'
 import {
-  adminTokenFile,
   ensureAdminToken,
   ensureGatewaySecrets,
   gatewaySecretFiles,

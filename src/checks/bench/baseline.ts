@@ -1,6 +1,6 @@
 import {z} from 'zod'
 import {ExitCode, PocError} from '../../stack/errors.js'
-import type {BenchResult} from './result.js'
+import type {BenchResult} from '../../contract/bench.js'
 import {type BenchShape, detectShape, formatSchemaError} from './schemas.js'
 
 /**

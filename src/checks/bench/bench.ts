@@ -2,7 +2,7 @@ import {execFile} from 'node:child_process'
 import os from 'node:os'
 import {promisify} from 'node:util'
 import {packageRoot} from '../../lib/package-root.js'
-import {LatencyHistogram} from '../../services/gateway/latency.js'
+import {LatencyHistogram} from '../../contract/latency.js'
 import {ExitCode, PocError, errorMessage, usageError} from '../../stack/errors.js'
 import type {PocHome} from '../../stack/home.js'
 import {issueDevToken} from '../../stack/secrets.js'
@@ -18,7 +18,7 @@ import {
   benchVersion,
   maxScheduleMissPercent,
   seedProfileNames,
-} from './result.js'
+} from '../../contract/bench.js'
 
 export {type BenchProfile, loadProfile, profileNames, profilesDir} from './profiles.js'
 

@@ -4,7 +4,7 @@ import {
   type Percentiles,
   type StoredCompliance,
   keyWeights,
-} from './result.js'
+} from '../../contract/bench.js'
 
 /**
  * The `poc bench --html` report: one HTML document with no script and nothing to fetch, so it

@@ -1,8 +1,8 @@
 import {performance} from 'node:perf_hooks'
 import {setTimeout as delay} from 'node:timers/promises'
 import {Pool} from 'undici'
-import {LatencyHistogram} from '../../services/gateway/latency.js'
-import type {BenchPhase, ClientPercentiles} from './result.js'
+import {LatencyHistogram} from '../../contract/latency.js'
+import type {BenchPhase, ClientPercentiles} from '../../contract/bench.js'
 
 /*
  * An open-model HTTP load generator (SPEC §6.4): requests leave on a schedule fixed in advance

@@ -4,7 +4,7 @@ import {parse as parseYaml} from 'yaml'
 import {z} from 'zod'
 import {packageRoot} from '../../lib/package-root.js'
 import {ExitCode, PocError, errorMessage, usageError} from '../../stack/errors.js'
-import type {BenchPhase, SloTargets} from './result.js'
+import type {BenchPhase, SloTargets} from '../../contract/bench.js'
 
 /*
  * Bench profiles in two formats, told apart by their keys:

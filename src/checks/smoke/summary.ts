@@ -1,4 +1,4 @@
-import {telemetryHealthSchema, type TelemetryHealth} from '../../services/pm/telemetry.js'
+import {telemetryHealthSchema, type TelemetryHealth} from '../../contract/telemetry.js'
 import {errorMessage} from '../../stack/errors.js'
 import type {SmokeReport} from './types.js'
 

@@ -1,6 +1,7 @@
 import {z} from 'zod'
-import {exchanges, type HandlerOutcome, type PublishRequest, type PublishResult} from '../shared/bus.js'
-import {type Envelope, makeEnvelope} from '../shared/envelope.js'
+import {type HandlerOutcome, type PublishRequest, type PublishResult} from '../shared/bus.js'
+import {exchanges} from '../../contract/topology.js'
+import {type Envelope, makeEnvelope} from '../../contract/envelope.js'
 import type {Logger} from '../shared/logger.js'
 
 export const creditApprovedType = 'sales.credit.approved'

@@ -1,5 +1,5 @@
 import {z} from 'zod'
-import {type Envelope, envelopeSchema} from '../shared/envelope.js'
+import {type Envelope, envelopeSchema} from '../../contract/envelope.js'
 
 /** What fi keeps of one processed event (a line of its journal). */
 export interface JournalEntry {

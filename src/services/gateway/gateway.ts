@@ -15,10 +15,11 @@ import {
 } from './engine.js'
 import {EventRing, type GatewayEvent, type GatewayEventType} from './events.js'
 import {RateEwma, ewmaTickMs} from './ewma.js'
-import {LatencyHistogram} from './latency.js'
+import {LatencyHistogram} from '../../contract/latency.js'
 import type {BackpressureReason, GatewayMetrics} from './metrics.js'
 import {WalOutbox} from './outbox.js'
-import {OrderIdReservation, orderIdsFile} from './order-ids.js'
+import {gatewayFiles} from '../../contract/files.js'
+import {OrderIdReservation} from './order-ids.js'
 import {type SeedStats, type StatsTally, seedStats} from './stats.js'
 import {parseSymbolList} from './symbols.js'
 import {Wal, type WalAppend} from './wal.js'
@@ -113,7 +114,7 @@ export class Gateway {
       amqpUrl: config.AMQP_URL,
       walFile,
       durableBytes: () => this.wal.sizeBytes,
-      offsetFile: config.OUTBOX_OFFSET_PATH ?? path.join(config.DATA_DIR, 'outbox.offset'),
+      offsetFile: config.OUTBOX_OFFSET_PATH ?? path.join(config.DATA_DIR, gatewayFiles.outboxOffset),
       logger: log,
       backoffBaseMs: config.OUTBOX_BACKOFF_BASE_MS,
       backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,
@@ -133,10 +134,10 @@ export class Gateway {
     metrics: GatewayMetrics,
     log: Logger,
   ): Promise<Gateway> {
-    const walFile = config.GATEWAY_AUDIT_PATH ?? path.join(config.DATA_DIR, 'audit.log')
+    const walFile = config.GATEWAY_AUDIT_PATH ?? path.join(config.DATA_DIR, gatewayFiles.wal)
     const gateway = new Gateway(config, auditKey, metrics, log, walFile)
     gateway.ids = await OrderIdReservation.open(
-      config.GATEWAY_ORDER_IDS_PATH ?? path.join(config.DATA_DIR, orderIdsFile),
+      config.GATEWAY_ORDER_IDS_PATH ?? path.join(config.DATA_DIR, gatewayFiles.orderIds),
       config.ORDER_ID_BLOCK,
     )
     await gateway.openLog()

@@ -1,6 +1,6 @@
 import {Counter, Gauge, type Registry} from 'prom-client'
 import {counterOf, derivedHistogram} from '../shared/metrics.js'
-import {LatencyHistogram} from './latency.js'
+import {LatencyHistogram} from '../../contract/latency.js'
 import type {WalOutboxStatus} from './outbox.js'
 
 /** The latencies of SPEC §4.5 / seed 004, each exported as `gateway_<name>_p50_us/_p99_us/_p999_us`. */

@@ -12,8 +12,6 @@ import {writeFileAtomic} from '../../lib/atomic-file.js'
  */
 
 export const DEFAULT_ID_BLOCK = 100_000
-/** Its name in the gateway's DATA_DIR; `poc reset --gateway` keeps it. */
-export const orderIdsFile = 'order-ids.json'
 
 export class OrderIdReservation {
   private writing: Promise<void> | undefined

@@ -1,8 +1,8 @@
 import {type FileHandle, open, readFile, rename} from 'node:fs/promises'
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp, {type ChannelModel, type ConfirmChannel} from 'amqplib'
-import {exchanges} from '../shared/bus.js'
-import {defaultTenantId, type Envelope} from '../shared/envelope.js'
+import {exchanges} from '../../contract/topology.js'
+import {defaultTenantId, type Envelope} from '../../contract/envelope.js'
 import type {Logger} from '../shared/logger.js'
 
 /** WAL record types the outbox announces, and the routing key (= event type) of each (SPEC §3). */

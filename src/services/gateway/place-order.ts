@@ -4,7 +4,7 @@ import type {Counter} from 'prom-client'
 import type {Logger} from '../shared/logger.js'
 import type {OrderRequest} from './engine.js'
 import type {Gateway} from './gateway.js'
-import {bearerToken, JwtError, type TokenVerifier} from './jwt.js'
+import {bearerToken, JwtError, type TokenVerifier} from '../../contract/jwt.js'
 import type {GatewayMetrics} from './metrics.js'
 
 /*

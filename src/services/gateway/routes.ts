@@ -2,7 +2,7 @@ import {performance} from 'node:perf_hooks'
 import type {FastifyReply, FastifyRequest} from 'fastify'
 import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
 import {type Gateway, toWire} from './gateway.js'
-import {bearerToken, JwtError, type TokenVerifier} from './jwt.js'
+import {bearerToken, JwtError, type TokenVerifier} from '../../contract/jwt.js'
 import type {GatewayMetrics} from './metrics.js'
 import {maxClientOrderIdLength} from './place-order.js'
 

@@ -1,4 +1,4 @@
-import type {LatencyHistogram} from './latency.js'
+import type {LatencyHistogram} from '../../contract/latency.js'
 import type {WalOutboxStatus} from './outbox.js'
 
 /**

@@ -1,6 +1,6 @@
 import {z} from 'zod'
 import type {RunningService, ServiceMain} from '../registry.js'
-import {shardQueue} from '../shared/bus.js'
+import {shardQueue} from '../../contract/topology.js'
 import {baseConfig, parseConfig} from '../shared/config.js'
 import {createRedis, Idempotency} from '../shared/idempotency.js'
 import {createLogger} from '../shared/logger.js'

@@ -1,8 +1,8 @@
 import {createHash} from 'node:crypto'
 import {z} from 'zod'
 import type {Delivery, HandlerOutcome, PublishRequest, PublishResult} from '../shared/bus.js'
-import {exchanges, forcedFailureHeader, redrivenHeader} from '../shared/bus.js'
-import {type Envelope, makeEnvelope, timesheetApprovedType} from '../shared/envelope.js'
+import {exchanges, forcedFailureHeader, redrivenHeader} from '../../contract/topology.js'
+import {type Envelope, makeEnvelope, timesheetApprovedType} from '../../contract/envelope.js'
 import type {Logger} from '../shared/logger.js'
 
 export const approvedType = timesheetApprovedType

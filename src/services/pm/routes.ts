@@ -1,6 +1,6 @@
 import {z} from 'zod'
-import type {Envelope, SeedApprovalFields} from '../shared/envelope.js'
-import {makeEnvelope, timesheetApprovedType, withSeedApprovalFields} from '../shared/envelope.js'
+import type {Envelope, SeedApprovalFields} from '../../contract/envelope.js'
+import {makeEnvelope, timesheetApprovedType, withSeedApprovalFields} from '../../contract/envelope.js'
 import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
 import {idempotencyKeyOf} from '../shared/idempotency-key.js'
 import {parseInput} from '../shared/input.js'

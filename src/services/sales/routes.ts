@@ -1,10 +1,11 @@
 import {z} from 'zod'
-import {exchanges, type PublishRequest, type PublishResult} from '../shared/bus.js'
-import {makeEnvelope} from '../shared/envelope.js'
+import {type PublishRequest, type PublishResult} from '../shared/bus.js'
+import {exchanges} from '../../contract/topology.js'
+import {makeEnvelope} from '../../contract/envelope.js'
 import type {HttpServer} from '../shared/http.js'
 import {idempotencyKeyOf} from '../shared/idempotency-key.js'
 import {maxAmount, parseInput} from '../shared/input.js'
-import {shardOf} from '../shared/shard.js'
+import {shardOf} from '../../contract/shard.js'
 
 export const orderConfirmedType = 'sales.order.confirmed'
 

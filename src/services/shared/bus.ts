@@ -1,31 +1,12 @@
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp, {type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage} from 'amqplib'
-import {type Envelope, type MessageFormat, messageHeaders, parseMessage} from './envelope.js'
+import {type Envelope, type MessageFormat, messageHeaders, parseMessage} from '../../contract/envelope.js'
 import type {Logger} from './logger.js'
 import {Outbox, type OutboxRecord} from './outbox.js'
-import {shardOf} from './shard.js'
+import {shardOf} from '../../contract/shard.js'
+import {deadLetterQueue, exchanges, shardQueue} from '../../contract/topology.js'
 
-/** The exchanges of SPEC §3. */
-export const exchanges = {events: 'events', deadLetter: 'dlx', domain: 'domain'} as const
 const publishable = new Set<string>([exchanges.events, exchanges.domain])
-
-/** How many times `poc dlq redrive` has moved a message back (set by the redrive). */
-export const redrivenHeader = 'x-poc-redriven'
-
-/**
- * A DLQ drill (poc smoke): a message with `x-poc-fail: until-redriven` is dead-lettered by its
- * consumer until it comes back through a redrive.
- */
-export const forcedFailureHeader = 'x-poc-fail'
-
-export function shardQueue(shard: number): string {
-  return `shard.${shard}`
-}
-
-/** A queue's dead letters go to `<queue>.dead` through `dlx`, with that name as routing key. */
-export function deadLetterQueue(queue: string): string {
-  return `${queue}.dead`
-}
 
 export interface BusOptions {
   url: string

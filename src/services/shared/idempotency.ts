@@ -1,9 +1,6 @@
 import {Redis} from 'ioredis'
+import {idempotencyRedisKey} from '../../contract/idempotency.js'
 import type {Logger} from './logger.js'
-
-export function idempotencyRedisKey(key: string): string {
-  return `idemp:${key}`
-}
 
 /**
  * Which idempotency keys a consumer has processed (SPEC §3), as `idemp:{key}` with a TTL.

@@ -1,6 +1,6 @@
 import {randomUUID} from 'node:crypto'
 import {z} from 'zod'
-import {envelopeSchema, type Envelope} from './envelope.js'
+import {envelopeSchema, type Envelope} from '../../contract/envelope.js'
 import {JsonLinesLog} from './jsonl-log.js'
 
 /** One accepted publish, kept until the broker has confirmed it. */

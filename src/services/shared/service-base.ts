@@ -1,4 +1,3 @@
-import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import type {Registry} from 'prom-client'
 import {Bus} from './bus.js'
@@ -76,11 +75,3 @@ export async function startServiceBase(
 }
 
 /** `$POC_HOME/secrets/admin-token`, when present, guards POST /admin/reset. */
-export async function readAdminToken(home: string): Promise<string | undefined> {
-  try {
-    const token = (await readFile(path.join(home, 'secrets', 'admin-token'), 'utf8')).trim()
-    return token === '' ? undefined : token
-  } catch {
-    return undefined
-  }
-}

@@ -1,6 +1,7 @@
 import type {ServerResponse} from 'node:http'
 import type {FastifyReply, FastifyRequest} from 'fastify'
 import {HttpError} from './http.js'
+import {MESSAGE_EVENT, RESYNC_EVENT} from '../../contract/streams.js'
 
 export interface SseHubOptions {
   /** Interval of the `: heartbeat` comment that keeps proxies and idle timeouts from cutting a quiet stream. */
@@ -42,14 +43,9 @@ interface Connection<F> extends SseClient<F> {
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n')
 
-/**
- * The event an EventSource hands to `onmessage`: the hub writes it without an `event:` field, as
- * the seed's pm did, so a client that only sets `onmessage` gets it.
- */
-export const MESSAGE_EVENT = 'message'
-
-/** What a stream sends when it cannot replay everything after a client's Last-Event-ID. */
-export const RESYNC_EVENT = 'resync_required'
+// MESSAGE_EVENT is written without an `event:` field, as the seed's pm did, so a client that only
+// sets `onmessage` gets it.
+export {MESSAGE_EVENT, RESYNC_EVENT}
 
 /** An event the hub writes as soon as a stream opens, before anything else. */
 export interface SseInitialEvent {
