@@ -2,13 +2,8 @@ import assert from 'node:assert/strict'
 import {existsSync, readFileSync, rmSync, writeFileSync, appendFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import {
-  TelemetryStore,
-  normaliseLevel,
-  parseLastEventId,
-  parseQuery,
-  seedTelemetry,
-} from '../../src/services/pm/telemetry.js'
+import {normaliseLevel} from '../../src/contract/telemetry.js'
+import {TelemetryStore, parseLastEventId, parseQuery, seedTelemetry} from '../../src/services/pm/telemetry.js'
 import {makeHome, repoRoot} from '../helpers.js'
 
 function store(

@@ -17,14 +17,8 @@ import {
   projectAction,
 } from './domain.js'
 import type {PmStore} from './store.js'
-import {
-  type TelemetryQuery,
-  type TelemetryStore,
-  matches,
-  parseLastEventId,
-  parseQuery,
-  telemetryStreamEvents,
-} from './telemetry.js'
+import {type TelemetryQuery, type TelemetryStore, matches, parseLastEventId, parseQuery} from './telemetry.js'
+import {telemetryStreamEvents} from '../../contract/telemetry.js'
 
 /** Publishes to the shard of the envelope's key; resolves once the event is durable (confirmed or in the outbox). */
 export interface ShardPublisher {

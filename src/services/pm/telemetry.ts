@@ -5,30 +5,11 @@ import {HttpError} from '../shared/http.js'
 import {DetailPathError, evaluateDetailPath} from './detail-path.js'
 import {parseInput} from '../shared/input.js'
 import {
-  telemetryStreamEvents,
-  telemetryLevels,
-  type TelemetryLevel,
-  acceptedLevelNames,
+  type TelemetryEvent,
+  type TelemetryHealth,
   normaliseLevel,
   telemetryInput,
-  type TelemetryInput,
-  type TelemetryEvent,
-  telemetryHealthSchema,
-  type TelemetryHealth,
 } from '../../contract/telemetry.js'
-
-export {
-  telemetryStreamEvents,
-  telemetryLevels,
-  type TelemetryLevel,
-  acceptedLevelNames,
-  normaliseLevel,
-  telemetryInput,
-  type TelemetryInput,
-  type TelemetryEvent,
-  telemetryHealthSchema,
-  type TelemetryHealth,
-}
 
 const sortKeys = ['receivedAt', 'timestamp', 'component', 'event', 'level', 'origin'] as const
 
