@@ -103,7 +103,7 @@ export function processesUnder(home: string): number[] {
 /** Best-effort cleanup after a test, whatever state it failed in. */
 export async function cleanup(home: string): Promise<void> {
   await runPoc(home, ['down'])
-  rmSync(home, {recursive: true, force: true})
+  if (!process.env.KEEP_TEST_HOME) rmSync(home, {recursive: true, force: true})
 }
 
 export interface RawAnswer {

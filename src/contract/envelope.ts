@@ -188,10 +188,19 @@ export function withSeedApprovalFields<P extends object>(
  * The AMQP headers of a message: `idempotencyKey` and `type` (SPEC §3), and `timesheetId` for a
  * message that carries the seed's top-level one, as the seed's producer and pm-service set it.
  */
+/**
+ * The longest value poc puts in a message header. An AMQP header frame must fit in one frame
+ * (128 KiB by default): a longer one makes RabbitMQ close the publisher's connection, and the
+ * message would stay first in its outbox for ever.
+ */
+export const maxHeaderValueLength = 256
+
 export function messageHeaders(envelope: Envelope<object>): Record<string, string> {
   const headers: Record<string, string> = {idempotencyKey: envelope.idempotencyKey, type: envelope.type}
   const timesheetId = (envelope as {timesheetId?: unknown}).timesheetId
-  if (typeof timesheetId === 'string') headers.timesheetId = timesheetId
+  if (typeof timesheetId === 'string' && timesheetId.length <= maxHeaderValueLength) {
+    headers.timesheetId = timesheetId
+  }
   return headers
 }
 

@@ -19,6 +19,7 @@ import {
 import type {PmStore} from './store.js'
 import {type TelemetryQuery, type TelemetryStore, matches, parseLastEventId, parseQuery} from './telemetry.js'
 import {telemetryStreamEvents} from '../../contract/telemetry.js'
+import {maxHeaderValueLength} from '../../contract/envelope.js'
 
 /** Publishes to the shard of the envelope's key; resolves once the event is durable (confirmed or in the outbox). */
 export interface ShardPublisher {
@@ -44,7 +45,8 @@ export interface PmDeps {
 const seedField = z.string().trim().min(1).max(200).optional()
 
 const approveShortcut = z.object({
-  timesheetId: z.string().trim().min(1),
+  // It travels as the message's timesheetId header, and RabbitMQ closes a connection on a huge one.
+  timesheetId: z.string().trim().min(1).max(maxHeaderValueLength),
   hours: z.number().gt(0).lte(24),
   note: z.string().max(100_000).optional(),
   // The seed's shortcut takes these too; they travel in the event's seed fields.
