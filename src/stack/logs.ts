@@ -76,10 +76,8 @@ export function mergeByTime(logs: LogLine[][]): LogLine[] {
     const first = entries.find((e) => e.time !== null)?.time ?? null
     return entries.map((entry) => ({entry, at: Date.parse(entry.time ?? first ?? '') || 0}))
   })
-  return keyed
-    .map((k, index) => ({...k, index}))
-    .sort((a, b) => a.at - b.at || a.index - b.index)
-    .map((k) => k.entry)
+  // Array.prototype.sort is stable: equal times keep each log's order, and the logs' order.
+  return keyed.sort((a, b) => a.at - b.at).map((k) => k.entry)
 }
 
 /** The components with a log file, in catalog order: what `poc logs` shows without arguments. */
