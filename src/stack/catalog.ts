@@ -754,7 +754,13 @@ export const catalog: readonly ComponentSpec[] = [
     passEnv: ['FI_PREFETCH'],
   }),
   service('sales', 'sales orders', 3003, {reset: statelessReset}),
-  service('credit', 'credit decisions', 3004, {passEnv: ['CREDIT_LIMIT'], reset: statelessReset}),
+  service('credit', 'credit decisions', 3004, {
+    passEnv: ['CREDIT_LIMIT'],
+    reset: {
+      running: {route: adminResetRoute, detail: "orders' credit states emptied"},
+      data: "its orders' credit states and outbox",
+    },
+  }),
   service('contract', 'contracts and renewals', 3006, {
     reset: {
       running: {route: adminResetRoute, detail: 'contracts back to the seed data'},

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {pino} from 'pino'
-import {decide} from '../../src/services/credit/decide.js'
+import {decide} from '../../src/services/credit/orders.js'
 import {checkRenewal, dueForReminder, renew, upsertContract} from '../../src/services/contract/domain.js'
 import {FiReadModel, type JournalEntry} from '../../src/services/fi/read-model.js'
 import {invoiceHandler, invoiceIdFor} from '../../src/services/invoice-worker/worker.js'
@@ -133,7 +133,13 @@ describe('fi read model', () => {
 
   it('answers order status from confirmations and decisions; a later decision wins, an older one does not', () => {
     const model = new FiReadModel()
-    assert.deepEqual(model.orderStatus('SO-9'), {orderId: 'SO-9', credit: 'unknown', confirmed: false})
+    assert.deepEqual(model.orderStatus('SO-9'), {
+      orderId: 'SO-9',
+      credit: 'unknown',
+      confirmed: false,
+      onhold: false,
+      budgetAllocated: false,
+    })
     model.apply(
       entry('sales.order.confirmed', {orderId: 'SO-1', customerId: 'C-1', amount: 5, projectId: 'P-1'}),
     )

@@ -11,5 +11,6 @@ export function creditMetrics(registry: Registry) {
   decisions.labels('approved', 'rule').inc(0)
   decisions.labels('rejected', 'rule').inc(0)
   decisions.labels('approved', 'override').inc(0)
+  decisions.labels('revoked', 'revoke').inc(0)
   return {decisions}
 }

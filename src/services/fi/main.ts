@@ -4,7 +4,12 @@ import type {RunningService, ServiceMain} from '../registry.js'
 import {baseConfig, parseConfig} from '../shared/config.js'
 import {createLogger} from '../shared/logger.js'
 import {startServiceBase} from '../shared/service-base.js'
+import {type Envelope, makeEnvelope} from '../../contract/envelope.js'
 import {readAdminToken} from '../../contract/files.js'
+import {budgetAllocatedKey, orderEvents} from '../../contract/orders.js'
+import {exchanges} from '../../contract/topology.js'
+import type {HandlerOutcome} from '../shared/bus.js'
+import {KeyedSerial} from '../shared/keyed-serial.js'
 import {FiJournal} from './journal.js'
 import {ProjectDirectory} from './projects.js'
 import {FiReadModel, fiEventTypes, invalidEvent} from './read-model.js'
@@ -64,6 +69,49 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   })
 
   await bus.declareInbox('fi.inbox', [...fiEventTypes])
+  const publish = bus.publish.bind(bus)
+  const projectEvent = async (event: Envelope): Promise<HandlerOutcome> => {
+    if (model.isDuplicate(event)) {
+      model.duplicates++
+      logger.info(
+        {eventId: event.eventId, type: event.type, key: event.key},
+        'skipped an event already projected',
+      )
+      return 'ack'
+    }
+    const project =
+      event.type === 'fi.invoice.generated'
+        ? await projects.lookup(event.payload.projectCode as string | undefined)
+        : undefined
+    const entry = {event, projectedAt: new Date().toISOString(), project}
+    const budget = model.budgetAllocatedBy(event, entry.projectedAt)
+    if (budget) {
+      // Before the journal: a crash in between redelivers the event, which publishes again
+      // under the same idempotency key, instead of a journaled allocation never announced.
+      const envelope = makeEnvelope({
+        type: orderEvents.budgetAllocated,
+        key: budget.orderId,
+        payload: budget,
+        idempotencyKey: budgetAllocatedKey(budget.orderId),
+      })
+      await publish({exchange: exchanges.domain, routingKey: orderEvents.budgetAllocated, envelope})
+      logger.info(
+        {
+          orderId: budget.orderId,
+          projectId: budget.projectId,
+          amount: budget.amount,
+          eventId: envelope.eventId,
+        },
+        `budget allocated for order ${budget.orderId} -> project ${budget.projectId} amount=${budget.amount}`,
+      )
+    }
+    // Applied in journal order right after the fsync; the ack follows.
+    const target = model
+    await journal.append(entry, () => target.apply(entry))
+    return 'ack'
+  }
+  /** An order's events one at a time, so each sees the one before (the budget joins two of them). */
+  const perOrder = new KeyedSerial()
   await bus.consume(
     'fi.inbox',
     async (event) => {
@@ -72,23 +120,8 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
         logger.warn({eventId: event.eventId, type: event.type}, `${invalid}; dead-lettered`)
         return 'dead'
       }
-      if (model.isDuplicate(event)) {
-        model.duplicates++
-        logger.info(
-          {eventId: event.eventId, type: event.type, key: event.key},
-          'skipped an event already projected',
-        )
-        return 'ack'
-      }
-      const project =
-        event.type === 'fi.invoice.generated'
-          ? await projects.lookup(event.payload.projectCode as string | undefined)
-          : undefined
-      const entry = {event, projectedAt: new Date().toISOString(), project}
-      // Applied in journal order right after the fsync; the ack follows.
-      const target = model
-      await journal.append(entry, () => target.apply(entry))
-      return 'ack'
+      if (event.type === 'fi.invoice.generated') return projectEvent(event)
+      return perOrder.run(String(event.payload.orderId), () => projectEvent(event))
     },
     {prefetch: config.FI_PREFETCH},
   )

@@ -1,5 +1,11 @@
 import {z} from 'zod'
 import {type Envelope, envelopeSchema} from '../../contract/envelope.js'
+import {
+  type BudgetAllocatedPayload,
+  creditPayloadSchema,
+  orderEvents,
+  orderPayloadSchema,
+} from '../../contract/orders.js'
 
 /** What fi keeps of one processed event (a line of its journal). */
 export interface JournalEntry {
@@ -26,21 +32,6 @@ const invoicePayload = z
   })
   .passthrough()
 
-const orderConfirmed = z.object({
-  orderId: z.string().min(1),
-  customerId: z.string().optional(),
-  amount: z.number().finite().optional(),
-  projectId: z.string().optional(),
-})
-
-const creditDecision = z.object({
-  orderId: z.string().min(1),
-  amount: z.number().finite().optional(),
-  approver: z.string().optional(),
-  reason: z.string().optional(),
-  override: z.boolean().optional(),
-})
-
 export type FiInvoice = z.infer<typeof invoicePayload> & {
   projectName?: string
   clientName?: string
@@ -48,12 +39,20 @@ export type FiInvoice = z.infer<typeof invoicePayload> & {
   projectedAt: string
 }
 
-export type CreditState = 'approved' | 'rejected' | 'unknown'
+/**
+ * The seed's fi values (approved, rejected, unknown, and revoked); an order on hold after a
+ * rejection stays `rejected`, with `onhold: true`, as the seed's fi shows it.
+ */
+export type CreditState = 'approved' | 'rejected' | 'revoked' | 'unknown'
 
 export interface OrderView {
   orderId: string
   credit: CreditState
   confirmed: boolean
+  /** Rejected and waiting for an operator (sales.credit.onhold), until the next decision. */
+  onhold: boolean
+  /** fi.budget.allocated was published for it: credit approved and a project known (once per order). */
+  budgetAllocated: boolean
   customerId?: string
   amount?: number
   projectId?: string
@@ -61,24 +60,92 @@ export interface OrderView {
   approver?: string
   reason?: string
   override?: boolean
+  revokedAt?: string
+  budgetAmount?: number
+  budgetAllocatedAt?: string
 }
 
 /** The events fi.inbox is bound to. */
 export const fiEventTypes = [
   'fi.invoice.generated',
-  'sales.order.confirmed',
-  'sales.credit.approved',
-  'sales.credit.rejected',
+  orderEvents.orderConfirmed,
+  orderEvents.creditApproved,
+  orderEvents.creditRejected,
+  orderEvents.creditOnHold,
+  orderEvents.creditOverrideApproved,
+  orderEvents.creditRevoked,
 ] as const
+
+const payloadSchemas: Record<string, z.ZodTypeAny> = {
+  'fi.invoice.generated': invoicePayload,
+  [orderEvents.orderConfirmed]: orderPayloadSchema,
+  [orderEvents.creditApproved]: creditPayloadSchema,
+  [orderEvents.creditRejected]: creditPayloadSchema,
+  [orderEvents.creditOnHold]: creditPayloadSchema,
+  [orderEvents.creditOverrideApproved]: creditPayloadSchema,
+  [orderEvents.creditRevoked]: creditPayloadSchema,
+}
+
+function unknownOrder(orderId: string): OrderView {
+  return {orderId, credit: 'unknown', confirmed: false, onhold: false, budgetAllocated: false}
+}
+
+/**
+ * An order's view after one of its events (pure, so fi can tell before journaling an event
+ * whether it allocates the budget). A decision older than the one recorded changes nothing,
+ * so events applied out of publish order end the same. The budget is allocated once, when the
+ * order is approved, has a project and an amount (the seed's join of credit and project); a
+ * revocation later does not take it back.
+ */
+export function nextOrderView(view: OrderView, event: Envelope, projectedAt: string): OrderView {
+  const next: OrderView = {...view}
+  if (event.type === orderEvents.orderConfirmed) {
+    const order = orderPayloadSchema.parse(event.payload)
+    next.confirmed = true
+    if (order.customerId !== undefined) next.customerId = order.customerId
+    if (order.amount !== undefined) next.amount = order.amount
+    if (order.projectId !== undefined) next.projectId = order.projectId
+  } else {
+    const decision = creditPayloadSchema.parse(event.payload)
+    if (view.decidedAt !== undefined && view.decidedAt > event.occurredAt) return view
+    next.decidedAt = event.occurredAt
+    next.reason = decision.reason
+    if (decision.customerId !== undefined) next.customerId ??= decision.customerId
+    if (decision.projectId !== undefined) next.projectId ??= decision.projectId
+    switch (event.type) {
+      case orderEvents.creditRevoked: {
+        next.credit = 'revoked'
+        next.onhold = false
+        next.revokedAt = event.occurredAt
+        break
+      }
+      case orderEvents.creditOnHold: {
+        next.credit = 'rejected'
+        next.onhold = true
+        break
+      }
+      default: {
+        const approved = event.type !== orderEvents.creditRejected
+        next.credit = approved ? 'approved' : 'rejected'
+        // A rejection's hold comes as its own event, which may be applied first.
+        if (approved) next.onhold = false
+        next.approver = decision.approver
+        next.override = event.type === orderEvents.creditOverrideApproved ? true : decision.override
+        if (decision.amount !== undefined) next.amount = decision.amount
+      }
+    }
+  }
+  if (!next.budgetAllocated && next.credit === 'approved' && next.projectId && next.amount !== undefined) {
+    next.budgetAllocated = true
+    next.budgetAmount = next.amount
+    next.budgetAllocatedAt = projectedAt
+  }
+  return next
+}
 
 /** Why an event cannot be projected, or undefined when it can. */
 export function invalidEvent(event: Envelope): string | undefined {
-  const schema = {
-    'fi.invoice.generated': invoicePayload,
-    'sales.order.confirmed': orderConfirmed,
-    'sales.credit.approved': creditDecision,
-    'sales.credit.rejected': creditDecision,
-  }[event.type]
+  const schema = Object.hasOwn(payloadSchemas, event.type) ? payloadSchemas[event.type] : undefined
   if (!schema) return `fi does not project ${event.type}`
   const parsed = schema.safeParse(event.payload)
   if (parsed.success) return undefined
@@ -126,25 +193,30 @@ export class FiReadModel {
         this.invoices.set(invoice.invoiceId, {...invoice, ...entry.project, projectedAt: entry.projectedAt})
         break
       }
-      case 'sales.order.confirmed': {
-        const order = orderConfirmed.parse(event.payload)
-        const view = this.order(order.orderId)
-        Object.assign(view, {confirmed: true, customerId: order.customerId, amount: order.amount})
-        if (order.projectId !== undefined) view.projectId = order.projectId
-        break
-      }
       default: {
-        const decision = creditDecision.parse(event.payload)
-        const view = this.order(decision.orderId)
-        if (view.decidedAt !== undefined && view.decidedAt > event.occurredAt) break
-        view.credit = event.type === 'sales.credit.approved' ? 'approved' : 'rejected'
-        view.decidedAt = event.occurredAt
-        view.approver = decision.approver
-        view.reason = decision.reason
-        view.override = decision.override
+        const orderId = String(event.payload.orderId)
+        this.orders.set(orderId, nextOrderView(this.orderStatus(orderId), event, entry.projectedAt))
       }
     }
     return true
+  }
+
+  /**
+   * The budget an event would allocate if applied now (then fi publishes fi.budget.allocated
+   * before journaling it), else undefined. Pure: it changes nothing.
+   */
+  budgetAllocatedBy(event: Envelope, projectedAt: string): BudgetAllocatedPayload | undefined {
+    if (event.type === 'fi.invoice.generated' || invalidEvent(event) || this.isDuplicate(event))
+      return undefined
+    const orderId = String(event.payload.orderId)
+    const before = this.orderStatus(orderId)
+    const after = nextOrderView(before, event, projectedAt)
+    if (before.budgetAllocated || !after.budgetAllocated) return undefined
+    const {projectId, budgetAmount, customerId} = after
+    if (projectId === undefined || budgetAmount === undefined) return undefined
+    return customerId === undefined
+      ? {orderId, projectId, amount: budgetAmount}
+      : {orderId, projectId, amount: budgetAmount, customerId}
   }
 
   /** Newest first (by the time the worker generated them), optionally one idempotency-key prefix's. */
@@ -158,15 +230,6 @@ export class FiReadModel {
   }
 
   orderStatus(orderId: string): OrderView {
-    return this.orders.get(orderId) ?? {orderId, credit: 'unknown', confirmed: false}
-  }
-
-  private order(orderId: string): OrderView {
-    let view = this.orders.get(orderId)
-    if (!view) {
-      view = {orderId, credit: 'unknown', confirmed: false}
-      this.orders.set(orderId, view)
-    }
-    return view
+    return this.orders.get(orderId) ?? unknownOrder(orderId)
   }
 }
