@@ -98,6 +98,7 @@ describe('hardening (issue 13) on the real stack', {timeout: 600_000}, () => {
     ['fi', '/admin/rebuild'],
     ['fi', '/admin/reset'],
     ['contract', '/admin/reset'],
+    ['credit', '/admin/reset'],
     ['gateway', '/admin/reset'],
   ]
 
@@ -174,6 +175,10 @@ describe('hardening (issue 13) on the real stack', {timeout: 600_000}, () => {
     credit: [
       ...common,
       {method: 'POST', path: '/credit/override', body: {orderId: 'SO-HX', amount: 1, approver: 'a'}},
+      {method: 'POST', path: '/credit/reapply', body: {orderId: 'SO-HX', amount: 1}},
+      {method: 'POST', path: '/credit/revoke', body: {orderId: 'SO-HX'}},
+      {method: 'GET', path: '/credit/orders/:id'},
+      {method: 'POST', path: '/admin/reset'},
     ],
     contract: [
       ...common,

@@ -368,6 +368,7 @@ describe('fi order status', () => {
     const again = entry(orderEvents.creditApproved, {orderId: 'SO-B', amount: 300})
     assert.equal(model.budgetAllocatedBy(again.event, again.projectedAt), undefined, 'once per order')
     model.apply(again)
+    assert.equal(model.orderStatus('SO-B').revokedAt, undefined, 'no longer revoked')
     assert.deepEqual(
       [model.orderStatus('SO-B').credit, model.orderStatus('SO-B').budgetAmount],
       ['approved', 4000],

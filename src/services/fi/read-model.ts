@@ -112,6 +112,8 @@ export function nextOrderView(view: OrderView, event: Envelope, projectedAt: str
     next.reason = decision.reason
     if (decision.customerId !== undefined) next.customerId ??= decision.customerId
     if (decision.projectId !== undefined) next.projectId ??= decision.projectId
+    // The time of a revocation is kept while it stands.
+    if (event.type !== orderEvents.creditRevoked) delete next.revokedAt
     switch (event.type) {
       case orderEvents.creditRevoked: {
         next.credit = 'revoked'
