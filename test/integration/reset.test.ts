@@ -14,6 +14,7 @@ const url = {
   pm: `http://127.0.0.1:${3001 + offset}`,
   fi: `http://127.0.0.1:${3002 + offset}`,
   sales: `http://127.0.0.1:${3003 + offset}`,
+  credit: `http://127.0.0.1:${3004 + offset}`,
   contract: `http://127.0.0.1:${3006 + offset}`,
 }
 const amqpUrl = `amqp://guest:guest@127.0.0.1:${5672 + offset}`
@@ -240,6 +241,7 @@ describe('poc reset against the real stack', {timeout: 600_000}, () => {
       const status = await call('fi', 'GET', `/orders/ORD-${run}/status`)
       return status.json.credit === 'approved'
     })
+    assert.equal((await call('credit', 'GET', `/credit/orders/ORD-${run}`)).json.status, 'approved')
 
     // With the worker stopped, approvals wait in the shard queues.
     const stopped = await runPoc(home, ['down', '--only', 'invoice-worker', '--json'])
@@ -282,6 +284,11 @@ describe('poc reset against the real stack', {timeout: 600_000}, () => {
     await assertSeedState()
     const order2 = await call('fi', 'GET', `/orders/ORD-${run}/status`)
     assert.equal(order2.json.credit, 'unknown')
+    assert.equal(
+      (await call('credit', 'GET', `/credit/orders/ORD-${run}`)).status,
+      404,
+      "credit's order states",
+    )
   })
 
   it('lets an approval with an idempotency key seen before the reset make an invoice again', async () => {

@@ -89,17 +89,40 @@ describe('credit order states', () => {
     const key = actionKey('override', checkAction(state, 'SO-2', 'override'))
     // The same check again (a retry after a crash that lost the record) names the same event.
     assert.equal(actionKey('override', checkAction(state, 'SO-2', 'override')), key)
-    const approved = recordAction(state, 'SO-2', 'override', {amount: 8, approver: 'm', reason: 'r'}, at)
+    const approved = recordAction(
+      state,
+      'SO-2',
+      'override',
+      {amount: 8, approver: 'm', reason: 'r', version: 1},
+      at,
+    )
     assert.deepEqual(
       [approved.status, approved.version, approved.amount, approved.approver],
       ['approved', 2, 8, 'm'],
     )
     assert.equal(approved.projectId, 'P')
-    const revoked = recordAction(state, 'SO-2', 'revoke', {reason: 'r'}, at)
+    const revoked = recordAction(state, 'SO-2', 'revoke', {reason: 'r', version: 2}, at)
     assert.deepEqual([revoked.status, revoked.approver], ['revoked', undefined])
     assert.notEqual(actionKey('override', revoked), key)
     const again = recordDecision(state, {orderId: 'SO-2', amount: 1}, 'approved', 'ok', at)
     assert.deepEqual([again.status, again.version, again.projectId], ['approved', 4, 'P'])
+  })
+
+  it("keeps a decision recorded between an action's check and its record (a re-application decided at once)", () => {
+    const state: CreditState = {orders: {}}
+    recordDecision(state, {orderId: 'SO-3', amount: 500}, 'rejected', 'over', at)
+    const checked = checkAction(state, 'SO-3', 'reapply')
+    // credit.inbox decides the published request before the route records it.
+    recordDecision(state, {orderId: 'SO-3', amount: 50}, 'approved', 'ok', at)
+    const recorded = recordAction(
+      state,
+      'SO-3',
+      'reapply',
+      {amount: 50, reason: 'r', version: checked.version},
+      at,
+    )
+    assert.deepEqual([recorded.status, recorded.version], ['approved', 2])
+    assert.equal(state.orders['SO-3']?.status, 'approved', 'not left requested for ever')
   })
 })
 

@@ -69,6 +69,11 @@ export function creditHandler(deps: CreditDeps) {
     const reason =
       decision === 'approved' ? 'within credit limit' : `amount exceeds the credit limit of ${deps.limit}`
     const payload = withoutUndefined({...order, limit: deps.limit, reason})
+    // Recorded first, so credit's state is never behind what fi shows; a crash before the
+    // publish redelivers the event, which is decided and recorded again.
+    const recorded: CreditOrder = await deps.store.mutate((state) =>
+      recordDecision(state, order, decision, reason, new Date()),
+    )
     // Derived from the incoming event's key: a decision republished after a crash is one fi already applied.
     const eventId = await publishOrderEvent(
       deps.publish,
@@ -84,9 +89,6 @@ export function creditHandler(deps: CreditDeps) {
         `credit-onhold:${event.idempotencyKey}`,
       )
     }
-    const recorded: CreditOrder = await deps.store.mutate((state) =>
-      recordDecision(state, order, decision, reason, new Date()),
-    )
     await deps.idempotency.remember(event.idempotencyKey)
     deps.logger.info(
       {orderId, amount, decision, status: recorded.status, eventId, from: event.type},

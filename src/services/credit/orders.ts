@@ -114,25 +114,28 @@ export function recordDecision(
   return next
 }
 
-const actionStatus: Record<CreditAction, CreditStatus> = {
+/** The state an action puts the order in (a re-application waits for its decision). */
+export const actionStatus: Record<CreditAction, CreditStatus> = {
   reapply: 'requested',
   override: 'approved',
   revoke: 'revoked',
 }
 
 /**
- * Applies an operator's action, checked with checkAction before its event was published: it
- * is recorded whatever happened meanwhile (the event is out), unless the order is gone (a reset).
+ * Applies an operator's action, checked with checkAction (at `version`) before its event was
+ * published. When the order changed meanwhile, the change stands: it came after the event (a
+ * re-application's own decision can be recorded before the route gets back to record the request).
  */
 export function recordAction(
   state: CreditState,
   orderId: string,
   action: CreditAction,
-  change: {amount?: number; customerId?: string; approver?: string; reason: string},
+  change: {amount?: number; customerId?: string; approver?: string; reason: string; version: number},
   at: Date,
 ): CreditOrder {
   const before = Object.hasOwn(state.orders, orderId) ? state.orders[orderId] : undefined
   if (!before) throw new HttpError(404, 'order_not_found', `order ${orderId} was reset meanwhile`)
+  if (before.version !== change.version) return before
   const next: CreditOrder = {
     ...before,
     customerId: change.customerId ?? before.customerId,
@@ -140,9 +143,10 @@ export function recordAction(
     status: actionStatus[action],
     version: before.version + 1,
     updatedAt: at.toISOString(),
-    approver: action === 'override' ? change.approver : undefined,
     reason: change.reason,
   }
+  if (action === 'override' && change.approver !== undefined) next.approver = change.approver
+  else delete next.approver
   state.orders[orderId] = next
   return next
 }

@@ -5,7 +5,14 @@ import {assertAdmin, HttpError, type HttpServer} from '../shared/http.js'
 import {maxAmount, parseInput} from '../shared/input.js'
 import type {Logger} from '../shared/logger.js'
 import {type CreditDeps, type CreditStore, publishOrderEvent, withoutUndefined} from './decide.js'
-import {actionKey, type CreditAction, type CreditOrder, checkAction, recordAction} from './orders.js'
+import {
+  actionKey,
+  actionStatus,
+  type CreditAction,
+  type CreditOrder,
+  checkAction,
+  recordAction,
+} from './orders.js'
 
 const orderId = z.string().trim().min(1).max(128)
 const customerId = z.string().trim().min(1).max(128).optional()
@@ -81,7 +88,13 @@ export function registerCreditRoutes(app: HttpServer, deps: CreditRouteDeps): vo
         actionKey(action, before),
       )
       const order = await deps.store.mutate((state) =>
-        recordAction(state, id, action, {...change, amount: payload.amount}, new Date()),
+        recordAction(
+          state,
+          id,
+          action,
+          {...change, amount: payload.amount, version: before.version},
+          new Date(),
+        ),
       )
       deps.onAction?.(action)
       deps.logger.info({orderId: id, action, status: order.status, eventId}, `credit ${action} ${id}`)
@@ -107,7 +120,7 @@ export function registerCreditRoutes(app: HttpServer, deps: CreditRouteDeps): vo
   app.post('/credit/override', async (request) => {
     const body = parseInput(overrideBody, request.body)
     const {order, eventId, shard} = await act('override', body.orderId, {...body, reason: 'manual override'})
-    return {ok: true, accepted: true, orderId: order.orderId, credit: order.status, eventId, shard}
+    return {ok: true, accepted: true, orderId: order.orderId, credit: actionStatus.override, eventId, shard}
   })
 
   app.post('/credit/reapply', async (request, reply) => {
@@ -118,7 +131,7 @@ export function registerCreditRoutes(app: HttpServer, deps: CreditRouteDeps): vo
       reason: 're-application',
     })
     reply.code(202)
-    return {ok: true, accepted: true, orderId: order.orderId, credit: order.status, eventId, shard}
+    return {ok: true, accepted: true, orderId: order.orderId, credit: actionStatus.reapply, eventId, shard}
   })
 
   app.post('/credit/revoke', async (request, reply) => {
@@ -128,7 +141,7 @@ export function registerCreditRoutes(app: HttpServer, deps: CreditRouteDeps): vo
       reason: 'credit revoked',
     })
     reply.code(202)
-    return {ok: true, accepted: true, orderId: order.orderId, credit: order.status, eventId, shard}
+    return {ok: true, accepted: true, orderId: order.orderId, credit: actionStatus.revoke, eventId, shard}
   })
 
   app.post('/admin/reset', async (request) => {
