@@ -8,7 +8,7 @@ import {ExitCode, PocError, usageError} from '../stack/errors.js'
 import {type ResetResult, resetStack} from '../stack/reset.js'
 
 export default class Reset extends PocCommand {
-  static description = `Puts the stack in $POC_HOME back to its starting data: pm to its seed data, fi's read model emptied, contract to its seed contracts, every queue and dead-letter queue purged, the idempotency keys (idemp:*) deleted from Redis. A running stack is reset through its admin endpoints, AMQP and Redis, and keeps running; a stopped one by deleting those components' data files, so they start afresh. Logs, telemetry and Prometheus data are kept. Running it twice is the same as once.
+  static description = `Puts the stack in $POC_HOME back to its starting data: pm to its seed data, fi's read model emptied, credit's order states emptied, contract to its seed contracts, every queue and dead-letter queue purged, the idempotency keys (idemp:*) deleted from Redis. A running stack is reset through its admin endpoints, AMQP and Redis, and keeps running; a stopped one by deleting those components' data files, so they start afresh. Logs, telemetry and Prometheus data are kept. Running it twice is the same as once.
 
 It asks for confirmation on a terminal; elsewhere (CI, scripts) pass --yes.
 
