@@ -253,7 +253,7 @@ export const scenarios: Scenario[] = [
     id: 'sales-credit',
     number: 7,
     title:
-      'orders under the credit limit are approved, over it rejected and on hold, an override approves; fi allocates each budget',
+      'under the credit limit approved, over it rejected and on hold, an override approves; budgets in fi',
     timeoutMs: 30_000,
     run: async ({target, probe, run}) => {
       const health = await probe.expect(200, 'GET', `${target.url('credit')}/health`)
