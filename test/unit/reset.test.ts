@@ -36,7 +36,7 @@ const dataFiles: Record<string, string[]> = {
   fi: ['fi-journal.jsonl', 'outbox.jsonl'],
   contract: ['contracts.json', 'outbox.jsonl'],
   sales: ['outbox.jsonl'],
-  credit: ['outbox.jsonl'],
+  credit: ['credit-orders.json', 'outbox.jsonl'],
   'invoice-worker': ['outbox.jsonl'],
   prometheus: ['tsdb/chunk'],
   gateway: ['audit.log', 'outbox.offset', 'order-ids.json'],
