@@ -46,6 +46,8 @@ const invoiceGenerated = z.object({
   timesheetId: z.string().min(1),
   projectCode: z.string().optional(),
   amount: z.number().optional(),
+  currency: z.string().optional(),
+  hours: z.number().optional(),
   status: z.string().default('draft'),
 })
 
