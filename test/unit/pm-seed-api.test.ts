@@ -17,7 +17,7 @@ type Json = Record<string, unknown>
 
 /**
  * pm's REST API as the seed's clients use it (ITDO_ERP3 pm-service and its UI, issue 17): the
- * seed's names beside ours, cursor paging, cancel, and the seeded compliance invoices.
+ * seed's names beside ours, cursor paging, cancel, the seeded compliance invoices and CORS.
  */
 describe('pm REST API for the seed’s clients', () => {
   const dir = makeHome('pmseedapi')
@@ -56,6 +56,7 @@ describe('pm REST API for the seed’s clients', () => {
       seedFile,
       metricsCacheMs: 5000,
       idempotencyStats: () => ({}),
+      corsOrigins: ['http://ui.example:4000'],
     })
   })
 
@@ -433,6 +434,37 @@ describe('pm REST API for the seed’s clients', () => {
     for (const query of ['startDate=yesterday', 'minAmount=-1', 'sortBy=price', 'pageSize=0']) {
       const {status, json} = await call('GET', `/api/v1/compliance/invoices?${query}`)
       assert.deepEqual([status, json.error], [400, 'validation_failed'], query)
+    }
+  })
+
+  it('answers an allowed origin with CORS headers and its preflight with 204', async () => {
+    const origin = 'http://ui.example:4000'
+    const get = await call('GET', '/api/v1/projects', undefined, {origin})
+    assert.equal(get.headers['access-control-allow-origin'], origin)
+    const preflight = await call('OPTIONS', '/api/v1/timesheets/TS-001/approve', undefined, {
+      origin,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type,idempotency-key,x-user-id',
+    })
+    assert.equal(preflight.status, 204)
+    assert.equal(preflight.headers['access-control-allow-origin'], origin)
+    assert.match(String(preflight.headers['access-control-allow-methods']), /POST/)
+    assert.match(String(preflight.headers['access-control-allow-headers']), /Idempotency-Key/)
+    const stranger = await call('GET', '/api/v1/projects', undefined, {origin: 'http://evil.example'})
+    assert.equal(stranger.headers['access-control-allow-origin'], undefined)
+  })
+
+  it('never answers CORS on admin routes, however the path is spelt', async () => {
+    const origin = 'http://ui.example:4000'
+    for (const url of ['/admin/reset', '/%61dmin/reset', '//admin/reset']) {
+      const preflight = await call('OPTIONS', url, undefined, {
+        origin,
+        'access-control-request-method': 'POST',
+      })
+      assert.notEqual(preflight.status, 204, url)
+      assert.equal(preflight.headers['access-control-allow-origin'], undefined, url)
+      const post = await call('POST', url, undefined, {origin})
+      assert.equal(post.headers['access-control-allow-origin'], undefined, url)
     }
   })
 })

@@ -5,6 +5,7 @@ import {parseInput} from '../shared/input.js'
 import type {RateLimiter} from '../shared/rate-limit.js'
 import {MESSAGE_EVENT, type SseHub} from '../shared/sse.js'
 import {createPmCommands, type PmCommands, type PmPublisher} from './commands.js'
+import {type CorsOrigins, localOrigins, registerCors} from './cors.js'
 import {invoiceQuery, withInvoiceAliases} from './invoices.js'
 import type {PmStore} from './store.js'
 import {type TelemetryQuery, type TelemetryStore, matches, parseLastEventId, parseQuery} from './telemetry.js'
@@ -25,6 +26,8 @@ export interface PmDeps {
   idempotencyStats: () => Record<string, number>
   /** Telemetry POSTs per remote address; unlimited without one. */
   telemetryLimiter?: RateLimiter
+  /** Browser origins allowed (CORS_ORIGIN); the local ones by default. */
+  corsOrigins?: CorsOrigins
   now?: () => Date
 }
 
@@ -70,6 +73,7 @@ export function registerPmRoutes(
     idempotencyStats: deps.idempotencyStats,
     now,
   })
+  registerCors(app, deps.corsOrigins ?? localOrigins)
 
   app.get('/api/v1/projects', async (request) =>
     commands.listProjects(parseInput(projectListQuery, request.query)),
