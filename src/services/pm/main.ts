@@ -40,6 +40,8 @@ const pmConfig = baseConfig.extend({
   TELEMETRY_RATE_PER_SEC: z.coerce.number().positive().finite().default(50),
   TELEMETRY_RATE_BURST: z.coerce.number().int().positive().default(100),
   POC_HOME: z.string().optional(),
+  /** `production` turns GraphiQL (/graphiql) off, as the seed's pm-service does. */
+  NODE_ENV: z.string().optional(),
   /** Browser origins allowed to call pm (comma-separated, or `*`); unset, pages on this machine only. */
   CORS_ORIGIN: z
     .string()
@@ -116,6 +118,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     telemetryLimiter: new RateLimiter(config.TELEMETRY_RATE_PER_SEC, config.TELEMETRY_RATE_BURST),
     idempotencyStats: () => ({ttlMs: config.IDEMP_TTL_MS}),
     corsOrigins: config.CORS_ORIGIN,
+    graphiql: config.NODE_ENV !== 'production',
   })
 
   // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).

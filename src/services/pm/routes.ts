@@ -6,6 +6,7 @@ import type {RateLimiter} from '../shared/rate-limit.js'
 import {MESSAGE_EVENT, type SseHub} from '../shared/sse.js'
 import {createPmCommands, type PmCommands, type PmPublisher} from './commands.js'
 import {type CorsOrigins, localOrigins, registerCors} from './cors.js'
+import {registerPmGraphql} from './graphql.js'
 import {invoiceQuery, withInvoiceAliases} from './invoices.js'
 import type {PmStore} from './store.js'
 import {type TelemetryQuery, type TelemetryStore, matches, parseLastEventId, parseQuery} from './telemetry.js'
@@ -28,6 +29,8 @@ export interface PmDeps {
   telemetryLimiter?: RateLimiter
   /** Browser origins allowed (CORS_ORIGIN); the local ones by default. */
   corsOrigins?: CorsOrigins
+  /** GraphiQL at /graphiql (not in production). */
+  graphiql?: boolean
   now?: () => Date
 }
 
@@ -74,6 +77,7 @@ export function registerPmRoutes(
     now,
   })
   registerCors(app, deps.corsOrigins ?? localOrigins)
+  registerPmGraphql(app, commands, {graphiql: deps.graphiql ?? false})
 
   app.get('/api/v1/projects', async (request) =>
     commands.listProjects(parseInput(projectListQuery, request.query)),
