@@ -473,6 +473,39 @@ describe('pm GraphQL', () => {
       )
     })
 
+    const hostile: Array<[string, unknown]> = [
+      ['a number as query', {query: 7}],
+      ['JSON text as query', {query: '{}'}],
+      ['a null query', {query: null}],
+      ['no query', {}],
+      ['an array body (a batch)', [{query: '{ __typename }'}]],
+      ['a string body', 'x'],
+      ['variables as a string', {query: '{ __typename }', variables: 'x'}],
+      ['a number as operationName', {query: '{ __typename }', operationName: 5}],
+      ['two operations without a name', {query: 'query A { __typename } query B { __typename }'}],
+      ['an unknown operation', {query: 'query A { __typename }', operationName: 'Z'}],
+      ['a subscription', {query: 'subscription { x }'}],
+      ['an Int out of range', {query: '{ recentEvents(limit: 99999999999) }'}],
+      ['a null in a list of non-nulls', {query: '{ projects(tags: [null]) { meta { total } } }'}],
+    ]
+    for (const [name, body] of hostile) {
+      it(`answers ${name} with a 4xx and GraphQL errors`, async () => {
+        const response = await app.inject({
+          method: 'POST',
+          url: '/graphql',
+          headers: {'content-type': 'application/json'},
+          payload: JSON.stringify(body),
+        })
+        assert.ok(
+          response.statusCode >= 400 && response.statusCode < 500,
+          `${response.statusCode} ${response.body}`,
+        )
+        const answer = response.json() as Answer['body']
+        assert.equal(typeof answer.errors?.[0]?.extensions?.code, 'string', response.body)
+        assert.notEqual(answer.errors?.[0]?.extensions?.code, 'internal')
+      })
+    }
+
     it('a mutation over GET is 405, a query over GET answers', async () => {
       const mutation = await app.inject({
         method: 'GET',

@@ -1,6 +1,12 @@
 import {costLimitRule} from '@escape.tech/graphql-armor-cost-limit'
 import {maxDepthRule} from '@escape.tech/graphql-armor-max-depth'
-import {type ExecutionResult, GraphQLError, GraphQLScalarType, type ValidationContext} from 'graphql'
+import {
+  type ExecutionResult,
+  GraphQLError,
+  GraphQLScalarType,
+  Location,
+  type ValidationContext,
+} from 'graphql'
 import mercurius, {type IResolvers, type MercuriusContext} from 'mercurius'
 import {z} from 'zod'
 import {HttpError, type HttpServer} from '../shared/http.js'
@@ -419,13 +425,17 @@ interface ErrorAnswer {
   details?: Record<string, unknown>
 }
 
-/** Fastify's own refusals of a request to /graphql, under REST's codes. */
-const frameworkCodes: Record<string, string> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-  MER_ERR_METHOD_NOT_ALLOWED: 'method_not_allowed',
+/** Fastify's and mercurius' own refusals of a request to /graphql, under REST's codes. */
+const frameworkCodes: Record<string, {code: string; message?: string}> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: {code: 'invalid_json'},
+  FST_ERR_CTP_EMPTY_JSON_BODY: {code: 'invalid_json'},
+  FST_ERR_CTP_BODY_TOO_LARGE: {code: 'payload_too_large'},
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {code: 'unsupported_media_type'},
+  MER_ERR_METHOD_NOT_ALLOWED: {code: 'method_not_allowed'},
+  MER_ERR_GQL_PERSISTED_QUERY_NOT_FOUND: {
+    code: 'query_missing',
+    message: 'the request has no GraphQL query; send {"query": "…", "variables": {…}}',
+  },
 }
 
 /** What one GraphQL error means under REST's contract. */
@@ -442,9 +452,15 @@ function classify(error: GraphQLError, container: unknown): ErrorAnswer {
     if (error.message.startsWith('Syntax Error')) return {status: 400, code: 'graphql_syntax_error'}
     return {status: 400, code: 'graphql_validation_failed'}
   }
-  const code = frameworkCodes[original?.code ?? outer?.code ?? '']
-  const status = original?.statusCode ?? outer?.statusCode
-  if (code && typeof status === 'number' && status >= 400 && status < 500) return {status, code}
+  const refusal = original ?? outer
+  const status = refusal?.statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const known = frameworkCodes[refusal?.code ?? '']
+    return {status, code: known?.code ?? 'bad_request', message: known?.message}
+  }
+  // graphql-js's own refusals of the request (no operation of that name, several without a
+  // name, a subscription): no resolver threw them.
+  if (original === undefined && container === undefined) return {status: 400, code: 'graphql_request_invalid'}
   return {
     status: 500,
     code: 'internal',
@@ -476,7 +492,10 @@ function formatErrors(
     }
   }
   for (const {error, answer} of answers) {
-    if (answer.status >= 500) log.error({err: error.originalError ?? error}, 'graphql: unhandled error')
+    if (answer.status >= 500) {
+      log.error({err: error.originalError ?? error}, 'graphql: unhandled error')
+      console.log('DEBUG', error.originalError)
+    }
   }
   const errors = answers.map(
     ({error, answer}) =>
@@ -517,5 +536,18 @@ export function registerPmGraphql(app: HttpServer, commands: PmCommands, options
         onReject: [refuse('query_too_complex')],
       }),
     ],
+  })
+  // A query that is no GraphQL but parses as JSON ("7", "{}") reaches mercurius' document-as-JSON
+  // path and breaks graphql's validators (a 500); a parsed document carries its Location.
+  app.after(() => {
+    app.graphql.addHook('preValidation', (_schema, document) => {
+      if (!(document.loc instanceof Location)) {
+        throw new HttpError(
+          400,
+          'graphql_syntax_error',
+          'the query is not a GraphQL document; send it as text',
+        )
+      }
+    })
   })
 }
