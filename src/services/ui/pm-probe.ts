@@ -6,6 +6,8 @@ export interface PmReport {
   status?: number
   ok?: boolean
   latencyMs?: number
+  /** pm answers GraphQL at /graphql (the pages then ask it first, as the seed's UI does). */
+  graphql?: boolean
   error?: string
   checkedAt: string
 }
@@ -38,7 +40,10 @@ export class PmProbe {
     const url = `${this.pmUrl}/health`
     let report: PmReport
     try {
-      const response = await fetch(url, {signal: AbortSignal.timeout(this.timeoutMs)})
+      const [response, graphql] = await Promise.all([
+        fetch(url, {signal: AbortSignal.timeout(this.timeoutMs)}),
+        this.answersGraphql(),
+      ])
       const body = (await response.json().catch(() => ({}))) as {ok?: unknown}
       report = {
         reachable: true,
@@ -46,6 +51,7 @@ export class PmProbe {
         status: response.status,
         ok: body.ok === true,
         latencyMs: Math.round(performance.now() - started),
+        graphql,
         checkedAt: new Date().toISOString(),
       }
     } catch (error) {
@@ -63,5 +69,20 @@ export class PmProbe {
     this.last = {at: Date.now(), report}
     this.onResult(report.reachable)
     return report
+  }
+
+  private async answersGraphql(): Promise<boolean> {
+    try {
+      const response = await fetch(`${this.pmUrl}/graphql`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({query: '{ __typename }'}),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      })
+      if (!response.ok) return false
+      return ((await response.json()) as {data?: {__typename?: unknown}}).data?.__typename !== undefined
+    } catch {
+      return false
+    }
   }
 }

@@ -1,4 +1,4 @@
-import {existsSync} from 'node:fs'
+import {existsSync, statSync} from 'node:fs'
 import path from 'node:path'
 import fastifyStatic from '@fastify/static'
 import type {HttpServer} from '../shared/http.js'
@@ -26,6 +26,8 @@ export async function registerApp(app: HttpServer, appDir: string): Promise<void
     // One route per built file, found once at start: the build is immutable while the ui runs,
     // and the wildcard is left to the fallback below.
     wildcard: false,
+    // The build writes .br and .gz beside each text file (scripts/compress-ui.mjs).
+    preCompressed: true,
     setHeaders: (reply, file) => {
       const hashed = path.relative(appDir, file).startsWith(`assets${path.sep}`)
       void reply.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache')
@@ -33,11 +35,29 @@ export async function registerApp(app: HttpServer, appDir: string): Promise<void
   })
   app.get('/*', async (request, reply) => {
     const pathname = request.url.split('?')[0] ?? '/'
-    if (!isPage(pathname)) {
-      return reply.code(404).send({error: 'not_found', message: `no route for ${request.method} ${pathname}`})
-    }
-    return reply.header('cache-control', 'no-cache').sendFile('index.html')
+    if (isPage(pathname)) return reply.header('cache-control', 'no-cache').sendFile('index.html')
+    // A file the build wrote after the ui started (npm run build while the stack runs).
+    const file = builtFile(appDir, pathname)
+    if (file) return reply.sendFile(file)
+    return reply.code(404).send({error: 'not_found', message: `no route for ${request.method} ${pathname}`})
   })
+}
+
+/** The path of `pathname` inside the built app when it is a file there, never outside it. */
+function builtFile(appDir: string, pathname: string): string | undefined {
+  let relative: string
+  try {
+    relative = path.normalize(decodeURIComponent(pathname)).replace(/^[/\\]+/, '')
+  } catch {
+    return undefined
+  }
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return undefined
+  const absolute = path.join(appDir, relative)
+  try {
+    return statSync(absolute).isFile() ? relative : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** A deep link of the app: not under a reserved prefix, and no file name with an extension (a missing asset). */

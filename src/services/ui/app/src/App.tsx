@@ -1,10 +1,15 @@
+import {lazy, Suspense} from 'react'
 import {NavLink, Route, Routes} from 'react-router'
-import {ComplianceFeature} from './pages/Compliance'
 import {NotFound} from './pages/NotFound'
 import {Overview} from './pages/Overview'
-import {ProjectsPage} from './pages/Projects'
-import {TelemetryPage} from './pages/Telemetry'
-import {TimesheetsPage} from './pages/Timesheets'
+
+// Each page is its own chunk: the overview loads only what it shows.
+const ProjectsPage = lazy(async () => ({default: (await import('./pages/Projects')).ProjectsPage}))
+const TimesheetsPage = lazy(async () => ({default: (await import('./pages/Timesheets')).TimesheetsPage}))
+const ComplianceFeature = lazy(async () => ({
+  default: (await import('./pages/Compliance')).ComplianceFeature,
+}))
+const TelemetryPage = lazy(async () => ({default: (await import('./pages/Telemetry')).TelemetryPage}))
 
 const links = [
   {to: '/projects', label: 'Projects'},
@@ -34,14 +39,16 @@ export function App() {
         </div>
       </header>
       <main>
-        <Routes>
-          <Route path="/" element={<Overview />} />
-          <Route path="/projects" element={<ProjectsPage />} />
-          <Route path="/timesheets" element={<TimesheetsPage />} />
-          <Route path="/compliance" element={<ComplianceFeature />} />
-          <Route path="/telemetry" element={<TelemetryPage />} />
-          <Route path="*" element={<NotFound />} />
-        </Routes>
+        <Suspense fallback={<p className="muted">読み込み中...</p>}>
+          <Routes>
+            <Route path="/" element={<Overview />} />
+            <Route path="/projects" element={<ProjectsPage />} />
+            <Route path="/timesheets" element={<TimesheetsPage />} />
+            <Route path="/compliance" element={<ComplianceFeature />} />
+            <Route path="/telemetry" element={<TelemetryPage />} />
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        </Suspense>
       </main>
       <footer className="footer muted small">
         poc stack · pm behind the ui server · sample data when pm is down

@@ -103,6 +103,13 @@ export async function apiRequest<T>(path: string, options: RequestOptions = {}):
       payload.message ?? `pm is not reachable (${response.status})`,
     )
   }
+  // pm answered, but with a failure of its own: no data to show either, so the page falls back too.
+  if (response.status >= 500) {
+    throw new ApiUnreachableError(
+      payload.error ?? `http_${response.status}`,
+      payload.message ?? `${method} ${path} answered ${response.status}`,
+    )
+  }
   announce(true)
   if (!response.ok) {
     throw new ApiError(
@@ -140,4 +147,10 @@ export async function graphqlRequest<T>(
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
+}
+
+/** A failed action as the page says it: pm unreachable, or pm's own message. */
+export function failureText(prefix: string, error: unknown): string {
+  if (error instanceof ApiUnreachableError) return `${prefix}: pm に接続できません (${error.message})`
+  return `${prefix}: ${errorMessage(error)}`
 }

@@ -16,6 +16,8 @@ export interface LiveState<T> {
   loading: boolean
   /** Why the data is not live (pm unreachable), or pm's own refusal. */
   error?: string
+  /** pm answered, and refused the request (a 4xx): the data shown is not its answer to it. */
+  refused: boolean
   /** When the shown data was fetched from pm (cache: when it was saved). */
   fetchedAt?: string
   reload(): void
@@ -49,6 +51,7 @@ interface Shown<T> {
   data: T
   source: DataSource
   error?: string
+  refused?: boolean
   fetchedAt?: string
   /** The request this is the outcome of; loading while it is not the current one. */
   settled?: string
@@ -93,7 +96,7 @@ export function useLiveData<T>(options: LiveOptions<T>): LiveState<T> {
       .catch((error: unknown) => {
         if (controller.signal.aborted) return
         if (!(error instanceof ApiUnreachableError)) {
-          setShown((current) => ({...current, error: errorMessage(error), settled: request}))
+          setShown((current) => ({...current, error: errorMessage(error), refused: true, settled: request}))
           return
         }
         const cached = readJson<CacheEntry<T>>(cacheKey)
@@ -122,6 +125,7 @@ export function useLiveData<T>(options: LiveOptions<T>): LiveState<T> {
     data: shown.data,
     source: shown.source,
     loading: shown.settled !== request,
+    refused: shown.refused === true && shown.settled === request,
     ...(shown.error === undefined ? {} : {error: shown.error}),
     ...(shown.fetchedAt === undefined ? {} : {fetchedAt: shown.fetchedAt}),
     reload,

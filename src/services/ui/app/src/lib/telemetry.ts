@@ -102,17 +102,21 @@ async function send(): Promise<void> {
   }
 }
 
-/** Asks the ui's own /health (always 200) whether pm answers, and flushes once it does. */
+/** Asks the ui's own /health (always 200) whether pm answers, then flushes; else tries again later. */
+function flushWhenReachable(): void {
+  void fetch('/health', {cache: 'no-store', signal: AbortSignal.timeout(5000)})
+    .then(
+      async (response) => ((await response.json()) as {pm?: {reachable?: boolean}}).pm?.reachable === true,
+    )
+    .catch(() => false)
+    .then((reachable) => (reachable ? flushTelemetry() : scheduleRetry()))
+}
+
 function scheduleRetry(): void {
   if (timer !== undefined) return
   timer = setTimeout(() => {
     timer = undefined
-    void fetch('/health', {cache: 'no-store', signal: AbortSignal.timeout(5000)})
-      .then(
-        async (response) => ((await response.json()) as {pm?: {reachable?: boolean}}).pm?.reachable === true,
-      )
-      .catch(() => false)
-      .then((reachable) => (reachable ? flushTelemetry() : scheduleRetry()))
+    flushWhenReachable()
   }, retryMs)
 }
 
@@ -121,6 +125,7 @@ export function startTelemetry(): void {
   onReachability((reachable) => {
     if (reachable && queue().length > 0) void flushTelemetry()
   })
-  window.addEventListener('online', () => void flushTelemetry())
-  if (queue().length > 0) void flushTelemetry()
+  window.addEventListener('online', () => flushWhenReachable())
+  // What an earlier page queued: sent once pm answers, without a POST that would only fail.
+  if (queue().length > 0) flushWhenReachable()
 }

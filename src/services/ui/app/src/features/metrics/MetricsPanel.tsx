@@ -40,7 +40,7 @@ export function MetricsPanel() {
     onLive: (summary) =>
       setHistory((previous) => [...previous, {at: Date.now(), events: summary.events}].slice(-historyLimit)),
   })
-  const {data: metrics, source, push} = live
+  const {data: metrics, push} = live
   const [streaming, setStreaming] = useState(false)
 
   useEffect(() => {
@@ -100,7 +100,7 @@ export function MetricsPanel() {
           </p>
         </div>
         <div className="row">
-          <ApiStatus source={source} loading={live.loading} error={live.error} />
+          <ApiStatus live={live} />
           <button
             type="button"
             data-testid="metrics-refresh"
