@@ -18,6 +18,14 @@ export const defaultTenantId = 'default'
 
 export const timesheetApprovedType = 'pm.timesheet.approved'
 
+/**
+ * pm's project events, on the topic exchange `domain` with the type as routing key (SPEC §3's
+ * other domain events). The seed's pm-service put them on the `events` shards, where our
+ * invoice-worker would dead-letter them as no approval.
+ */
+export const projectCreatedType = 'pm.project.created'
+export const projectCancelledType = 'pm.project.cancelled'
+
 /** Checks what arrives from the broker: anything else is dead-lettered, never handled. */
 export const envelopeSchema = z.object({
   eventId: z.string().min(1),

@@ -759,11 +759,15 @@ export const catalog: readonly ComponentSpec[] = [
       data: 'its state and outbox; pm starts from the seed data',
     },
     // pm's per-client limits (README "The event backbone"); poc stress sse at scale raises the first.
+    // CORS_ORIGIN: the browser origins that may call pm straight (the seed's UI on another port);
+    // NODE_ENV=production turns GraphiQL off.
     passEnv: [
       'SSE_MAX_CLIENTS_PER_IP',
       'TELEMETRY_RATE_PER_SEC',
       'TELEMETRY_RATE_BURST',
       'TELEMETRY_SEED_DISABLE',
+      'CORS_ORIGIN',
+      'NODE_ENV',
     ],
   }),
   service('fi', 'finance read model (fi-service)', 3002, {

@@ -71,6 +71,75 @@ describe('pm on the real stack', {timeout: 300_000}, () => {
     assert.deepEqual([other.status, other.json?.error], [409, 'action_not_allowed'])
   })
 
+  it('approving through GraphQL publishes once to the shard; project events reach `domain`', async () => {
+    const connection = await amqp.connect(amqpUrl)
+    try {
+      const channel = await connection.createChannel()
+      const tap = await channel.assertQueue('', {exclusive: true})
+      await channel.bindQueue(tap.queue, 'domain', 'pm.project.*')
+      const shard = shardOf('TS-002', 4)
+      await channel.purgeQueue(`shard.${shard}`)
+      const graphql = (query: string) => call('POST', '/graphql', {query})
+      const approve = () =>
+        graphql(
+          'mutation { timesheetAction(input: {timesheetId: "TS-002", action: "approve", idempotencyKey: "gql-int"}) { ok eventId shard } }',
+        )
+      const [first, second] = await Promise.all([approve(), approve()])
+      const results = [first, second].map(
+        (a) =>
+          (a.json?.data as {timesheetAction: {ok: boolean; eventId: string; shard: number}}).timesheetAction,
+      )
+      assert.deepEqual(
+        results.map((r) => [r.ok, r.shard]),
+        [
+          [true, shard],
+          [true, shard],
+        ],
+      )
+      assert.equal(results[0]?.eventId, results[1]?.eventId, 'the second is the replay of the first')
+      const messages = []
+      for (let message = await channel.get(`shard.${shard}`, {noAck: true}); message;) {
+        messages.push(message)
+        message = await channel.get(`shard.${shard}`, {noAck: true})
+      }
+      assert.deepEqual(
+        messages.map((m) => [m.properties.messageId, m.properties.headers?.idempotencyKey]),
+        [[results[0]?.eventId, 'gql-int']],
+        'exactly one message',
+      )
+
+      const created = await graphql(
+        'mutation { createProject(input: {code: "GQL-INT", name: "int"}) { ok project { id } } }',
+      )
+      const projectId = (created.json?.data as {createProject: {project: {id: string}}}).createProject.project
+        .id
+      const cancelled = await call('POST', `/projects/${projectId}/cancel`)
+      assert.equal(cancelled.status, 200, JSON.stringify(cancelled.json))
+      const got: Array<{type: string; key: string}> = []
+      const deadline = Date.now() + 10_000
+      while (got.length < 2 && Date.now() < deadline) {
+        const message = await channel.get(tap.queue, {noAck: true})
+        if (message) got.push(JSON.parse(message.content.toString()) as {type: string; key: string})
+        else await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      assert.deepEqual(got, [
+        {...got[0], type: 'pm.project.created', key: projectId},
+        {...got[1], type: 'pm.project.cancelled', key: projectId},
+      ])
+    } finally {
+      await connection.close()
+    }
+  })
+
+  it('answers a syntax error in GraphQL with 400, never 5xx', async () => {
+    const answer = await call('POST', '/graphql', {query: '{ projects {'})
+    assert.equal(answer.status, 400)
+    assert.equal(
+      (answer.json?.errors as Array<{extensions: {code: string}}>)[0]?.extensions.code,
+      'graphql_syntax_error',
+    )
+  })
+
   it('answers bad input from the real process with 4xx, never 5xx', async () => {
     assert.equal((await call('POST', '/api/v1/projects', '{"projectCode":')).status, 400)
     assert.equal((await call('GET', '/nope')).status, 404)

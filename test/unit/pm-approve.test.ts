@@ -38,6 +38,7 @@ describe('pm approve under concurrency', () => {
           published.push(envelope)
           return {shard: 1}
         },
+        publish: async () => ({status: 'confirmed'}),
       },
       metricsHub,
       telemetryHub,

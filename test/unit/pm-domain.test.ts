@@ -7,8 +7,10 @@ import {
   createTimesheet,
   deleteTimesheet,
   linkInvoice,
+  normalizeState,
   projectAction,
 } from '../../src/services/pm/domain.js'
+import {invoiceQuery, listInvoices, normalizeInvoice} from '../../src/services/pm/invoices.js'
 
 const now = new Date('2026-11-23T00:00:00Z')
 const empty = (): PmState => ({projects: [], timesheets: [], invoices: [], events: [], projectRequests: {}})
@@ -152,5 +154,168 @@ describe('pm timesheets', () => {
     assert.equal(linkInvoice(state, invoice, now), false)
     assert.equal(state.invoices.length, 1)
     assert.equal(state.timesheets[0]?.invoiceId, 'INV-TS-001-a')
+  })
+})
+
+describe('pm state of an older pm, and linked invoices', () => {
+  it('reads a state written before the seed’s names: every alias filled in, nothing lost', () => {
+    const old = {
+      projects: [
+        {
+          id: 'PRJ-001',
+          projectCode: 'OLD-1',
+          projectName: 'Old',
+          status: 'active',
+          createdAt: '2025-01-02T03:04:05.000Z',
+          updatedAt: '2025-01-02T03:04:05.000Z',
+        },
+      ],
+      timesheets: [
+        {
+          id: 'TS-001',
+          projectId: 'PRJ-001',
+          projectCode: 'OLD-1',
+          userName: 'sato',
+          hours: 2,
+          workDate: '2025-01-02',
+          status: 'approved',
+          createdAt: '2025-01-02T03:04:05.000Z',
+          updatedAt: '2025-01-02T03:04:05.000Z',
+        },
+      ],
+      invoices: [
+        {
+          invoiceId: 'INV-X',
+          timesheetId: 'TS-001',
+          projectCode: 'OLD-1',
+          amount: 16000,
+          status: 'draft',
+          createdAt: '2025-01-03T00:00:00.000Z',
+        },
+      ],
+      events: [],
+      projectRequests: {},
+    } as unknown as PmState
+    const state = normalizeState(old)
+    const [project] = state.projects
+    assert.deepEqual(
+      [project?.code, project?.name, project?.health, project?.tags, project?.startOn],
+      ['OLD-1', 'Old', 'green', [], '2025-01-02'],
+    )
+    const [timesheet] = state.timesheets
+    assert.deepEqual(
+      [timesheet?.approvalStatus, timesheet?.employeeId, timesheet?.rateType, timesheet?.projectName],
+      ['approved', 'sato', 'standard', 'Old'],
+    )
+    const [invoice] = state.invoices
+    assert.deepEqual(
+      [
+        invoice?.id,
+        invoice?.invoiceNumber,
+        invoice?.issueDate,
+        invoice?.amountIncludingTax,
+        invoice?.source,
+        invoice?.amount,
+      ],
+      ['INV-X', 'INV-X', '2025-01-03', 16000, 'fi', 16000],
+    )
+    assert.deepEqual(state.timesheetRequests, {})
+  })
+
+  it('reads the seed’s own shape (code, name, approvalStatus) as ours', () => {
+    const state = normalizeState({
+      projects: [{id: 'PRJ-1001', code: 'DX', name: 'DX', status: 'active'}],
+      timesheets: [
+        {
+          id: 'TS-1',
+          projectId: 'PRJ-1001',
+          userName: 'u',
+          hours: 1,
+          workDate: '2025-09-12',
+          approvalStatus: 'submitted',
+        },
+      ],
+      invoices: [],
+      events: [],
+      projectRequests: {},
+    } as unknown as PmState)
+    assert.deepEqual([state.projects[0]?.projectCode, state.projects[0]?.projectName], ['DX', 'DX'])
+    assert.deepEqual([state.timesheets[0]?.status, state.timesheets[0]?.projectCode], ['submitted', 'DX'])
+  })
+
+  it('gives a linked invoice the compliance fields pm can derive: client, subject, amount, issue date', () => {
+    const state = withProject()
+    state.projects[0]!.clientName = 'Kugel Retail'
+    createTimesheet(
+      state,
+      {...{projectCode: 'DX-1', userName: 'u', hours: 3, workDate: '2026-11-20'}, autoSubmit: true},
+      now,
+    )
+    linkInvoice(
+      state,
+      {invoiceId: 'INV-A', timesheetId: 'TS-001', amount: 24000, currency: 'JPY', status: 'draft'},
+      now,
+    )
+    const invoice = state.invoices[0]!
+    assert.deepEqual(
+      {
+        id: invoice.id,
+        number: invoice.invoiceNumber,
+        issueDate: invoice.issueDate,
+        counterparty: invoice.counterpartyName,
+        subject: invoice.subject,
+        gross: invoice.amountIncludingTax,
+        net: invoice.amountExcludingTax,
+        projectCode: invoice.projectCode,
+        attachments: invoice.attachments,
+      },
+      {
+        id: 'INV-A',
+        number: 'INV-A',
+        issueDate: '2026-11-23',
+        counterparty: 'Kugel Retail',
+        subject: 'Timesheet TS-001: 3 h on Demo',
+        gross: 24000,
+        net: 24000,
+        projectCode: 'DX-1',
+        attachments: [],
+      },
+    )
+  })
+
+  it('lists seeded and linked invoices together, ordered by instant across offsets', () => {
+    const seeded = normalizeInvoice(
+      {
+        id: 'inv-1',
+        invoiceNumber: 'I-1',
+        issueDate: '2026-11-23',
+        counterpartyName: 'C',
+        subject: 's',
+        amountIncludingTax: 5,
+        amountExcludingTax: 4,
+        currency: 'JPY',
+        status: 'matched',
+        tags: [],
+        attachments: [],
+        createdAt: '2026-11-23T08:30:00+09:00',
+        updatedAt: '2026-11-23T08:30:00+09:00',
+      },
+      {},
+    )
+    const state = withProject()
+    state.invoices.push(seeded)
+    createTimesheet(
+      state,
+      {projectCode: 'DX-1', userName: 'u', hours: 1, workDate: '2026-11-20', autoSubmit: true},
+      now,
+    )
+    // 00:00Z is after 08:30+09:00 (23:30Z the day before), though its text sorts first.
+    linkInvoice(state, {invoiceId: 'INV-B', timesheetId: 'TS-001', amount: 8000, status: 'draft'}, now)
+    const page = listInvoices(state.invoices, invoiceQuery.parse({sortBy: 'createdAt', sortDir: 'asc'}), now)
+    assert.deepEqual(
+      page.items.map((i) => i.id),
+      ['inv-1', 'INV-B'],
+    )
+    assert.equal(page.meta.total, 2)
   })
 })

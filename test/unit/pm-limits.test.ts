@@ -30,7 +30,11 @@ describe('pm telemetry rate limit', () => {
         maxLogBytes: 1e6,
         maxArchives: 3,
       }),
-      publisher: {publishToShard: async () => Promise.reject(new Error('no broker in this test'))},
+      // Approvals need the broker (covered in pm-approve and on the real bus); project events are accepted.
+      publisher: {
+        publishToShard: async () => Promise.reject(new Error('no broker in this test')),
+        publish: async () => ({status: 'confirmed'}),
+      },
       metricsHub,
       telemetryHub,
       seedFile,

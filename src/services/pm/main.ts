@@ -9,6 +9,7 @@ import {startServiceBase} from '../shared/service-base.js'
 import {readAdminToken} from '../../contract/files.js'
 import {SseHub} from '../shared/sse.js'
 import {linkInvoice} from './domain.js'
+import {parseCorsOrigins} from './cors.js'
 import {registerPmRoutes} from './routes.js'
 import {PmStore} from './store.js'
 import {seedTelemetry, TelemetryStore, type TelemetryQuery} from './telemetry.js'
@@ -39,6 +40,20 @@ const pmConfig = baseConfig.extend({
   TELEMETRY_RATE_PER_SEC: z.coerce.number().positive().finite().default(50),
   TELEMETRY_RATE_BURST: z.coerce.number().int().positive().default(100),
   POC_HOME: z.string().optional(),
+  /** `production` turns GraphiQL (/graphiql) off, as the seed's pm-service does. */
+  NODE_ENV: z.string().optional(),
+  /** Browser origins allowed to call pm (comma-separated, or `*`); unset, pages on this machine only. */
+  CORS_ORIGIN: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      try {
+        return parseCorsOrigins(value)
+      } catch (error) {
+        ctx.addIssue({code: z.ZodIssueCode.custom, message: (error as Error).message})
+        return z.NEVER
+      }
+    }),
 })
 
 const invoiceGenerated = z.object({
@@ -46,6 +61,8 @@ const invoiceGenerated = z.object({
   timesheetId: z.string().min(1),
   projectCode: z.string().optional(),
   amount: z.number().optional(),
+  currency: z.string().optional(),
+  hours: z.number().optional(),
   status: z.string().default('draft'),
 })
 
@@ -100,6 +117,8 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     adminToken: await readAdminToken(home),
     telemetryLimiter: new RateLimiter(config.TELEMETRY_RATE_PER_SEC, config.TELEMETRY_RATE_BURST),
     idempotencyStats: () => ({ttlMs: config.IDEMP_TTL_MS}),
+    corsOrigins: config.CORS_ORIGIN,
+    graphiql: config.NODE_ENV !== 'production',
   })
 
   // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).

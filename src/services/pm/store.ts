@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import type {Logger} from '../shared/logger.js'
 import {StateFile} from '../shared/state-file.js'
-import type {PmState} from './domain.js'
+import {normalizeState, type PmState} from './domain.js'
 
 /**
  * pm's state file (PM_STATE_FILE): `{projects, timesheets, invoices, events}`, persisted whole
@@ -58,5 +58,5 @@ function asState(value: unknown): PmState | undefined {
   ) {
     return undefined
   }
-  return {projectRequests: {}, ...v} as PmState
+  return normalizeState({projectRequests: {}, timesheetRequests: {}, ...v} as PmState)
 }

@@ -12,7 +12,11 @@ export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   const header = request.headers['idempotency-key']
   if (typeof header === 'string' && header.trim() !== '') return checked(header.trim())
   const body = request.body as {idempotencyKey?: unknown} | undefined
-  const field = body !== null && typeof body === 'object' ? body.idempotencyKey : undefined
+  return checkIdempotencyKey(body !== null && typeof body === 'object' ? body.idempotencyKey : undefined)
+}
+
+/** An `idempotencyKey` field (of a body, a GraphQL input): undefined when absent or empty, else checked. */
+export function checkIdempotencyKey(field: unknown): string | undefined {
   if (field === undefined || field === '') return undefined
   if (typeof field !== 'string') throw invalid('idempotencyKey must be a string')
   return checked(field)

@@ -1,4 +1,4 @@
-import type {ServerResponse} from 'node:http'
+import type {OutgoingHttpHeaders, ServerResponse} from 'node:http'
 import type {FastifyReply, FastifyRequest} from 'fastify'
 import {HttpError} from './http.js'
 import {MESSAGE_EVENT, RESYNC_EVENT} from '../../contract/streams.js'
@@ -139,10 +139,12 @@ export class SseHub<F = undefined> {
         : initial
           ? this.frame(initial.event, initial.data, initial.id, this.retryMs)
           : Buffer.from(`retry: ${this.retryMs}\n\n`)
+    // Headers hooks set on the reply (CORS) would be lost to the hijack: they go out with ours.
+    const headers: OutgoingHttpHeaders = {...(reply.getHeaders() as OutgoingHttpHeaders), ...streamHeaders}
     reply.hijack()
     const res = reply.raw
     if (opening === undefined) {
-      res.writeHead(200, streamHeaders)
+      res.writeHead(200, headers)
       res.end()
       return {id: 0, filter: options.filter as F, lastEventId: undefined}
     }
@@ -155,7 +157,7 @@ export class SseHub<F = undefined> {
       ip,
       owner: options.owner,
     }
-    res.writeHead(200, streamHeaders)
+    res.writeHead(200, headers)
     res.write(opening)
     if (initial) this.sent++
     this.add(connection)
