@@ -54,7 +54,7 @@ function toPage(wire: ListWire, query: InvoiceQuery): InvoicePage {
     total,
     page: wire.meta?.page ?? query.page,
     pageSize,
-    totalPages: wire.meta?.totalPages ?? Math.max(1, Math.ceil(total / pageSize)),
+    totalPages: Math.max(1, wire.meta?.totalPages ?? Math.ceil(total / pageSize)),
     sortBy: (wire.meta?.sortBy as SortKey | undefined) ?? query.sortBy,
     sortDir: wire.meta?.sortDir === 'asc' ? 'asc' : wire.meta?.sortDir === 'desc' ? 'desc' : query.sortDir,
     fetchedAt: wire.meta?.fetchedAt ?? new Date().toISOString(),
