@@ -1,5 +1,6 @@
 import js from '@eslint/js'
 import globals from 'globals'
+import reactHooks from 'eslint-plugin-react-hooks'
 import tseslint from 'typescript-eslint'
 
 const noOclif = {group: ['@oclif/*'], message: 'Only src/commands may use oclif.'}
@@ -11,6 +12,13 @@ export default tseslint.config(
   {
     files: ['**/*.{js,mjs}'],
     languageOptions: {globals: globals.node},
+  },
+  {
+    // The web UI's single-page app runs in the browser (React; built by vite into dist/ui).
+    files: ['src/services/ui/app/src/**/*.{ts,tsx}'],
+    languageOptions: {globals: globals.browser},
+    plugins: {'react-hooks': reactHooks},
+    rules: reactHooks.configs.recommended.rules,
   },
   {
     files: ['src/services/**', 'src/lib/**'],

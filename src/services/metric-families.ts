@@ -4,6 +4,7 @@ import {creditMetrics} from './credit/metrics.js'
 import {gatewayMetrics} from './gateway/metrics.js'
 import {invoiceWorkerMetrics} from './invoice-worker/metrics.js'
 import {busMetrics, createRegistry, httpMetrics} from './shared/metrics.js'
+import {uiMetrics} from './ui/metrics.js'
 
 /** A metric family as a registry declares it: what `# TYPE` says at GET /metrics. */
 export interface MetricFamily {
@@ -49,6 +50,10 @@ const registrations: Partial<Record<ComponentName, (registry: Registry) => unkno
       durableCommitRate: () => 0,
       softRejectRate: () => 0,
     })
+  },
+  ui: (registry) => {
+    httpMetrics(registry)
+    uiMetrics(registry)
   },
 }
 

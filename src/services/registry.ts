@@ -19,4 +19,5 @@ export const services: Partial<Record<ComponentName, () => Promise<ServiceMain>>
   contract: async () => (await import('./contract/main.js')).main,
   'invoice-worker': async () => (await import('./invoice-worker/main.js')).main,
   gateway: async () => (await import('./gateway/main.js')).main,
+  ui: async () => (await import('./ui/main.js')).main,
 }

@@ -31,6 +31,7 @@ export const componentNames = [
   'contract',
   'invoice-worker',
   'gateway',
+  'ui',
 ] as const
 export type ComponentName = (typeof componentNames)[number]
 
@@ -441,7 +442,7 @@ const prometheus: ComponentSpec = {
   group: 'observability',
   ports: [{name: 'http', port: 9090}],
   // What it scrapes (prometheus-config.ts): started last, it is ready once it has scraped them all.
-  dependsOn: ['rabbitmq', 'pm', 'fi', 'sales', 'credit', 'contract', 'invoice-worker', 'gateway'],
+  dependsOn: ['rabbitmq', 'pm', 'fi', 'sales', 'credit', 'contract', 'invoice-worker', 'gateway', 'ui'],
   startTimeoutMs: defaultStartTimeoutMs,
   stopGraceMs: defaultStopGraceMs,
   readiness: (ctx) =>
@@ -548,15 +549,25 @@ function observabilityAddresses(ctx: ComponentContext): ObservabilityAddresses {
   }
 }
 
-/** What every service needs to find the infrastructure and its own files. */
-function serviceEnv(ctx: ComponentContext): Record<string, string> {
+/** Where a service listens and keeps its files. */
+function ownFilesEnv(ctx: ComponentContext): Record<string, string> {
   return {
     HOST: ctx.bind.host,
     PORT: String(ctx.bind.ports.http),
-    AMQP_URL: `amqp://guest:guest@${ctx.reach('rabbitmq', 'amqp')}`,
-    REDIS_URL: `redis://${ctx.reach('redis', 'redis')}`,
     DATA_DIR: ctx.dataDir,
     POC_HOME: ctx.home.root,
+  }
+}
+
+/** What every service on the bus needs to find the infrastructure and its own files. */
+function serviceEnv(ctx: ComponentContext): Record<string, string> {
+  const {HOST, PORT, ...files} = ownFilesEnv(ctx)
+  return {
+    HOST: HOST as string,
+    PORT: PORT as string,
+    AMQP_URL: `amqp://guest:guest@${ctx.reach('rabbitmq', 'amqp')}`,
+    REDIS_URL: `redis://${ctx.reach('redis', 'redis')}`,
+    ...files,
   }
 }
 
@@ -606,8 +617,12 @@ const statelessReset: ResetRecipe = {running: 'stateless', data: 'its outbox'}
 const gatewayTuning = Object.keys(gatewayConfig.shape)
 
 interface ServiceOptions {
-  /** How poc reset handles it: its admin route (what that resets) or nothing while it runs. */
-  reset: ResetRecipe
+  /** How poc reset handles it: its admin route (what that resets) or nothing while it runs; absent: it keeps no state. */
+  reset?: ResetRecipe
+  /** What it needs running first; by default the broker and Redis (the gateway: the broker). */
+  dependsOn?: ComponentName[]
+  /** It speaks to RabbitMQ and Redis (the default): their URLs are in its environment. */
+  usesInfrastructure?: boolean
   /** Variables of the caller's environment this service also reads (e.g. FAIL_RATE). */
   passEnv?: string[]
   /** Settings that depend on the stack, beyond serviceEnv (e.g. another service's URL). */
@@ -628,14 +643,20 @@ function service(name: ComponentName, summary: string, port: number, options: Se
     kind: 'service',
     group: 'core',
     ports: [{name: 'http', port}],
-    dependsOn: name === 'gateway' ? ['rabbitmq'] : ['rabbitmq', 'redis'],
+    dependsOn: options.dependsOn ?? (name === 'gateway' ? ['rabbitmq'] : ['rabbitmq', 'redis']),
     startTimeoutMs: defaultStartTimeoutMs,
     stopGraceMs: defaultStopGraceMs,
     readiness: (ctx) => http(`http://${ctx.host}:${ctx.ports.http}/health`),
     urls: (ctx) => ({http: `http://${ctx.host}:${ctx.ports.http}`}),
-    env: (ctx) => ({...serviceEnv(ctx), ...options.env?.(ctx)}),
-    passEnv: [...sharedServiceEnv, ...(options.passEnv ?? [])],
-    reset: options.reset,
+    env: (ctx) => ({
+      ...(options.usesInfrastructure === false ? ownFilesEnv(ctx) : serviceEnv(ctx)),
+      ...options.env?.(ctx),
+    }),
+    passEnv: [
+      ...(options.usesInfrastructure === false ? ['LOG_LEVEL'] : sharedServiceEnv),
+      ...(options.passEnv ?? []),
+    ],
+    ...(options.reset ? {reset: options.reset} : {}),
     // --services-in-containers: the image built from this repo, with $POC_HOME at the same path.
     container: {
       image: 'localhost/poc/services',
@@ -795,6 +816,13 @@ export const catalog: readonly ComponentSpec[] = [
       await ensureGatewaySecrets(ctx.home)
     },
     passEnv: gatewayTuning,
+  }),
+  // The browser reaches pm through it (one origin, no CORS); it keeps nothing, so poc reset leaves it alone.
+  service('ui', 'web UI, proxies /api and /graphql to pm', 4000, {
+    dependsOn: ['pm'],
+    usesInfrastructure: false,
+    env: (ctx) => ({PM_URL: `http://${ctx.reach('pm', 'http')}`}),
+    passEnv: ['UI_PROXY_TIMEOUT_MS'],
   }),
 ]
 

@@ -64,6 +64,7 @@ describe('poc grafana check against a native stack with Prometheus', () => {
       'prometheus',
       'rabbitmq',
       'sales',
+      'ui',
     ])
     for (const t of targets) assert.equal(t.health, 'up', `${t.labels.job}: ${t.lastError}`)
   })

@@ -49,7 +49,7 @@ describe('promtool check metrics on every running service', () => {
   })
   after(async () => cleanup(home))
 
-  it('runs on pm, fi, sales, credit, contract, invoice-worker and the gateway', () => {
+  it('runs on pm, fi, sales, credit, contract, invoice-worker, the gateway and the ui', () => {
     assert.deepEqual([...servicesWithMetrics].sort(), [
       'contract',
       'credit',
@@ -58,6 +58,7 @@ describe('promtool check metrics on every running service', () => {
       'invoice-worker',
       'pm',
       'sales',
+      'ui',
     ])
     for (const service of servicesWithMetrics) assert.ok(urls.get(service), `poc status has ${service}'s url`)
   })

@@ -30,6 +30,7 @@ describe('component catalog', () => {
       contract: [3006],
       'invoice-worker': [3007],
       gateway: [8081],
+      ui: [4000],
     }
     for (const [name, ports] of Object.entries(expected)) {
       const spec = getComponent(name as never)
@@ -82,6 +83,7 @@ describe('component catalog', () => {
       'contract',
       'invoice-worker',
       'gateway',
+      'ui',
     ])
   })
 

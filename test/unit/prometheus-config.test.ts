@@ -47,6 +47,7 @@ describe('Prometheus configuration', () => {
         'contract 127.0.0.1:8506/metrics',
         'invoice-worker 127.0.0.1:8507/metrics',
         'gateway 127.0.0.1:13581/metrics',
+        'ui 127.0.0.1:9500/metrics',
       ],
     )
     assert.deepEqual(rabbitmqPlugins, ['rabbitmq_management', 'rabbitmq_prometheus'])
@@ -133,10 +134,12 @@ describe("our services' metrics, built in-process", () => {
     for (const service of services) {
       assert.ok(names(service).has('poc_http_requests_total'), service)
       assert.ok(names(service).has('poc_process_resident_memory_bytes'), service)
-      assert.equal(names(service).has('poc_bus_outbox_depth'), service !== 'gateway', service)
+      // The gateway has its own outbox; the ui is on no bus.
+      assert.equal(names(service).has('poc_bus_outbox_depth'), !['gateway', 'ui'].includes(service), service)
     }
     assert.ok(names('gateway').has('gateway_fast_path_processing_p99_us'))
     assert.ok(names('invoice-worker').has('poc_invoice_latency_seconds'))
     assert.ok(names('credit').has('poc_credit_decisions_total'))
+    assert.ok(names('ui').has('poc_ui_pm_reachable'))
   })
 })
