@@ -93,7 +93,9 @@ describe('compose/compose.yaml read by podman-compose', {skip}, () => {
         )
       }
       if (spec.kind === 'service') {
-        assert.ok(line.includes(' -e AMQP_URL=amqp://guest:guest@rabbitmq:5672 '), `${spec.name}: AMQP_URL`)
+        // The ui speaks to pm only; every other service is on the broker.
+        if (spec.dependsOn.includes('rabbitmq'))
+          assert.ok(line.includes(' -e AMQP_URL=amqp://guest:guest@rabbitmq:5672 '), `${spec.name}: AMQP_URL`)
         assert.ok(line.includes(' -v compose_poc-home:/var/lib/poc '), `${spec.name}: POC_HOME volume`)
       }
     }
@@ -105,6 +107,9 @@ describe('compose/compose.yaml read by podman-compose', {skip}, () => {
     const worker =
       creates.find((l) => l.includes(' --label com.docker.compose.service=invoice-worker ')) ?? ''
     assert.ok(worker.includes(' -e FAIL_RATE '), 'invoice-worker passes FAIL_RATE through from the caller')
+    const ui = creates.find((l) => l.includes(' --label com.docker.compose.service=ui ')) ?? ''
+    assert.ok(ui.includes(' -e PM_URL=http://pm:3001 '), 'the ui reaches pm by its alias')
+    assert.ok(!ui.includes('AMQP_URL'), 'the ui is on no broker')
   })
 
   it('refuses to start without the gateway’s secrets, naming the one missing', () => {

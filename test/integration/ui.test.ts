@@ -225,6 +225,46 @@ describe('the web UI on the real stack', {timeout: 300_000}, () => {
     assert.equal(page.status, 404)
   })
 
+  describe('while pm hangs (stopped with SIGSTOP)', () => {
+    let pmPid: number
+
+    before(async () => {
+      // A short proxy timeout, from the environment of poc up as a user would set it.
+      assert.equal((await runPoc(home, ['down', '--only', 'ui'])).exitCode, 0)
+      const up = await runPoc(home, ['up', '--only', 'ui', '--port-offset', String(offset)], {
+        UI_PROXY_TIMEOUT_MS: '1500',
+      })
+      assert.equal(up.exitCode, 0, up.stdout + up.stderr)
+      const status = parseJson<StatusResult>(await runPoc(home, ['status', '--json']))
+      pmPid = status.components.find((c) => c.name === 'pm')?.pids[0] as number
+      assert.ok(pmPid > 0, 'pm has a pid')
+      process.kill(pmPid, 'SIGSTOP')
+    })
+
+    after(() => {
+      process.kill(pmPid, 'SIGCONT')
+    })
+
+    it('answers /health within its probe timeout and a proxied request with a JSON 504 upstream_timeout', async () => {
+      // At most a second of the probe's cached answer, then each /health waits its 1 s timeout.
+      let health = await json<UiHealth>(`${ui}/health`, {signal: AbortSignal.timeout(5000)})
+      for (let i = 0; i < 4 && health.body.pm.reachable; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        health = await json<UiHealth>(`${ui}/health`, {signal: AbortSignal.timeout(5000)})
+      }
+      assert.equal(health.status, 200)
+      assert.equal(health.body.ok, true)
+      assert.equal(health.body.pm.reachable, false)
+      assert.match(health.body.pm.error ?? '', /no answer within/)
+      const answer = await json<{error: string; message: string}>(`${ui}/api/v1/projects`, {
+        signal: AbortSignal.timeout(10_000),
+      })
+      assert.equal(answer.status, 504)
+      assert.equal(answer.body.error, 'upstream_timeout')
+      assert.match(answer.body.message, /within 1500 ms/)
+    })
+  })
+
   describe('while pm is down', () => {
     before(async () => {
       const down = await runPoc(home, ['down', '--only', 'pm'])

@@ -32,5 +32,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   const bound = await listen(app, {host: config.HOST, port: config.PORT})
   logger.info({url: bound.url, pm: config.PM_URL, app: config.UI_APP_DIR}, 'ui listening')
   void probe.check()
-  return {close: () => close(app)}
+  // Streams proxied from pm (/metrics/stream) never end by themselves: a second for the
+  // requests in flight, then they are cut (the browsers reconnect to whatever runs next).
+  return {close: () => close(app, 1000)}
 }

@@ -149,7 +149,7 @@ export function ProjectsPage() {
       if (viaGraphql && (await capabilities()).graphql) {
         const answer = await createProjectGraphql(form)
         project = answer.project
-        text = answer.message ?? text
+        if (answer.message) text = `${text} (pm: ${answer.message})`
       } else {
         project = await createProjectRest(form)
         text = viaGraphql ? `${text} (pm に GraphQL がないため REST API で追加)` : `${text} (REST API)`

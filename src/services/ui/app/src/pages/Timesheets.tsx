@@ -159,7 +159,7 @@ export function TimesheetsPage() {
           : ''
       setCreateNotice({
         kind: 'ok',
-        text: `${answer.message ?? 'タイムシートを追加しました'}${suffix}: ${answer.timesheet.id}`,
+        text: `タイムシートを追加しました${answer.message ? ` (pm: ${answer.message})` : ''}${suffix}: ${answer.timesheet.id}`,
       })
     } catch (error) {
       setCreateNotice({kind: 'error', text: failureText('タイムシート追加に失敗しました', error)})

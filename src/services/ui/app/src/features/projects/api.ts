@@ -13,7 +13,7 @@ export interface ProjectFilters {
   health: string
 }
 
-const projectFields = 'id code name clientName status startOn endOn manager health tags'
+const projectFields = 'id code name clientName status startOn endOn manager health tags cancelledAt'
 
 /** The seed's query (ui-poc ProjectsPage), so its specs' stubs answer it. */
 const projectsPageQuery = `query ProjectsPage($status: String, $keyword: String, $manager: String, $health: String, $tag: String, $first: Int, $after: String) {
@@ -109,6 +109,7 @@ export async function createProjectGraphql(input: NewProject): Promise<{project:
     createProject: {ok: boolean; error?: string; message?: string; project?: ProjectWire}
   }>(createProjectMutation, {
     input: {
+      idempotencyKey: newIdempotencyKey('ui-project'),
       name: input.name,
       ...(input.code ? {code: input.code} : {}),
       ...(input.clientName ? {clientName: input.clientName} : {}),
@@ -131,7 +132,7 @@ export async function transitionProject(
     try {
       const data = await graphqlRequest<{
         projectTransition: {ok: boolean; message?: string; project?: ProjectWire}
-      }>(transitionMutation, {input: {id: project.id, action}})
+      }>(transitionMutation, {input: {projectId: project.id, action}})
       if (data.projectTransition.ok && data.projectTransition.project)
         return toProject(data.projectTransition.project)
     } catch {

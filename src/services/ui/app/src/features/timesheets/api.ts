@@ -91,7 +91,7 @@ export async function createTimesheet(
   if (viaGraphql) {
     const data = await graphqlRequest<{
       createTimesheet: {ok: boolean; error?: string; message?: string; timesheet?: TimesheetWire}
-    }>(createMutation, {input: body})
+    }>(createMutation, {input: {...body, idempotencyKey: newIdempotencyKey('ui-timesheet')}})
     const answer = data.createTimesheet
     if (!answer.ok || !answer.timesheet)
       throw new Error(answer.message ?? answer.error ?? 'createTimesheet failed')
@@ -124,7 +124,7 @@ export async function timesheetAction(
     try {
       const data = await graphqlRequest<{
         timesheetAction: {ok: boolean; message?: string; timesheet?: TimesheetWire; eventId?: string}
-      }>(actionMutation, {input: {id: entry.id, action, ...input}})
+      }>(actionMutation, {input: {timesheetId: entry.id, action, ...input}})
       const answer = data.timesheetAction
       if (answer.ok && answer.timesheet)
         return {
