@@ -8,6 +8,7 @@ import {podmanHintsFor} from '../stack/engine/containers-conf.js'
 import type {PocHome} from '../stack/home.js'
 import {findBinary} from '../stack/native.js'
 import {checkPortFree, describeHolder} from '../stack/ports.js'
+import {chromiumMissingReason, findChromium} from './ui/browser.js'
 import {readState} from '../stack/state.js'
 
 /**
@@ -173,18 +174,13 @@ export async function podmanChecks(env: NodeJS.ProcessEnv = process.env): Promis
 }
 
 function chromiumCheck(): DoctorCheck {
-  const found = findBinary({
-    name: 'chromium',
-    candidates: ['/usr/bin/chromium'],
-    debianPackage: 'chromium',
-    searchPath: true,
-  })
+  const found = findChromium()
   return found
     ? {name: 'chromium', status: 'ok', detail: found}
     : {
         name: 'chromium',
         status: 'warn',
-        detail: 'not installed (needed for browser checks only)',
+        detail: `${chromiumMissingReason()}: needed by smoke scenario 14 and the browser tests only`,
         fix: 'apt-get install -y chromium',
       }
 }

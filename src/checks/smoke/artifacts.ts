@@ -6,7 +6,7 @@ import type {PocHome} from '../../stack/home.js'
 import {lastLines} from '../../stack/log-tail.js'
 import {componentsWithLogs} from '../../stack/logs.js'
 import {toJUnit} from './junit.js'
-import type {Evidence, SmokeReport} from './types.js'
+import type {Evidence, SmokeFile, SmokeReport} from './types.js'
 
 const logLines = 200
 
@@ -18,7 +18,7 @@ const logLines = 200
 export async function writeFailureArtifacts(
   dir: string,
   report: SmokeReport,
-  context: {home: PocHome; responses: Evidence[]},
+  context: {home: PocHome; responses: Evidence[]; files?: SmokeFile[]},
 ): Promise<string> {
   const runDir = path.join(dir, `${report.startedAt.replaceAll(':', '').replace(/\..*/, '')}-${report.runId}`)
   await mkdir(path.join(runDir, 'logs'), {recursive: true})
@@ -33,6 +33,13 @@ export async function writeFailureArtifacts(
     `${JSON.stringify(await queueDepths(context.home), null, 2)}\n`,
   )
   await writeFile(path.join(runDir, 'responses.json'), `${JSON.stringify(context.responses, null, 2)}\n`)
+  for (const file of context.files ?? []) {
+    // A scenario names its files; they never leave the run's directory.
+    const target = path.join(runDir, path.normalize(file.name).replace(/^(\.\.(\/|$))+/, ''))
+    if (!target.startsWith(runDir + path.sep)) continue
+    await mkdir(path.dirname(target), {recursive: true})
+    await writeFile(target, file.data)
+  }
   return runDir
 }
 

@@ -15,7 +15,7 @@ import {
   type TelemetryObservation,
 } from './summary.js'
 import {loadTarget} from './target.js'
-import type {Evidence, SmokeReport} from './types.js'
+import type {Evidence, SmokeFile, SmokeReport} from './types.js'
 
 export type {LastSummary, Notification, RunRecord} from './summary.js'
 
@@ -72,7 +72,8 @@ export async function smokeSession(
   for (let n = 1; total === undefined || n <= total; n++) {
     const runStarted = Date.now()
     const responses: Evidence[] = []
-    const report = await runSmoke(request, {...context, responses})
+    const files: SmokeFile[] = []
+    const report = await runSmoke(request, {...context, responses, files})
     last = report
     // JUnit of a loop keeps every run; the report file is the latest run.
     reports.push(report)
@@ -93,6 +94,7 @@ export async function smokeSession(
       record.artifacts = await writeFailureArtifacts(request.artifactsDir, report, {
         home: context.home,
         responses,
+        files,
       })
     } else {
       consecutiveFailures = 0

@@ -11,6 +11,7 @@ import {
   type Scenario,
   type ScenarioResult,
   ScenarioFailure,
+  type SmokeFile,
   type SmokeReport,
 } from './types.js'
 
@@ -32,6 +33,8 @@ export interface SmokeContext {
   progress?: (event: SmokeProgress) => void
   /** Receives every HTTP exchange of the run, newest last (bounded), for the failure artifacts. */
   responses?: Evidence[]
+  /** Receives the files scenarios attach (screenshots), for the failure artifacts. */
+  files?: SmokeFile[]
 }
 
 /** After a scenario's deadline its own polls get this long to report what they last saw. */
@@ -65,6 +68,7 @@ export async function runSmoke(request: SmokeRequest, context: SmokeContext): Pr
     created: {projects: [], timesheets: []},
   }
   const responses = context.responses ?? []
+  const files = context.files ?? []
   const results: ScenarioResult[] = []
   for (const scenario of selected) {
     if (context.signal?.aborted) break
@@ -80,7 +84,7 @@ export async function runSmoke(request: SmokeRequest, context: SmokeContext): Pr
             reason: skipReason,
             evidence: [],
           }
-        : await runScenario(scenario, timeoutMs, {target, run, responses, signal: context.signal})
+        : await runScenario(scenario, timeoutMs, {target, run, responses, files, signal: context.signal})
     results.push(result)
     context.progress?.({phase: 'done', scenario, result})
   }
@@ -121,6 +125,7 @@ async function runScenario(
     target: Awaited<ReturnType<typeof loadTarget>>
     run: RunData
     responses: Evidence[]
+    files: SmokeFile[]
     signal?: AbortSignal
   },
 ): Promise<ScenarioResult> {
@@ -138,7 +143,13 @@ async function runScenario(
   overdue.catch(() => undefined)
   try {
     const outcome = await Promise.race([
-      (scenario.run as NonNullable<Scenario['run']>)({target: shared.target, probe, run: shared.run, signal}),
+      (scenario.run as NonNullable<Scenario['run']>)({
+        target: shared.target,
+        probe,
+        run: shared.run,
+        signal,
+        attach: (file) => shared.files.push(file),
+      }),
       overdue,
     ])
     return {

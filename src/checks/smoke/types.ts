@@ -57,11 +57,20 @@ export interface RunData {
   numShards?: number
 }
 
+/** A file a scenario leaves for the failure artifacts (a browser screenshot), named within its run. */
+export interface SmokeFile {
+  /** Relative to the run's artifacts directory, e.g. `screenshots/14-ui-projects.png`. */
+  name: string
+  data: Uint8Array
+}
+
 export interface ScenarioContext {
   target: SmokeTarget
   probe: Probe
   run: RunData
   signal: AbortSignal
+  /** Keeps a file for the failure artifacts (written only when the run fails). */
+  attach(file: SmokeFile): void
 }
 
 export interface ScenarioOutcome {

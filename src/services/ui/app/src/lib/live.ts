@@ -47,6 +47,9 @@ export interface LiveOptions<T> {
 
 export const cachePrefix = 'poc-ui-cache-v1:'
 
+/** While a page shows a fallback it asks pm again this often, and turns live when pm is back. */
+export const offlineRetryMs = 5000
+
 interface Shown<T> {
   data: T
   source: DataSource
@@ -120,6 +123,15 @@ export function useLiveData<T>(options: LiveOptions<T>): LiveState<T> {
     const id = setInterval(reload, pollMs)
     return () => clearInterval(id)
   }, [pollMs, reload])
+
+  // pm unreachable: try again, so the page recovers without a reload (repeated fallbacks are
+  // counted in the one queued telemetry event, not sent again).
+  const offline = shown.settled === request && shown.source !== 'live' && !shown.refused
+  useEffect(() => {
+    if (!offline || (pollMs > 0 && pollMs <= offlineRetryMs)) return
+    const id = setTimeout(reload, offlineRetryMs)
+    return () => clearTimeout(id)
+  }, [offline, pollMs, reload])
 
   return {
     data: shown.data,

@@ -122,7 +122,7 @@ export function MetricsPanel() {
             {group.entries.map(([label, value]) => (
               <div className="stat-line" key={label}>
                 <span className="muted">{label}</span>
-                <strong>{value}</strong>
+                <strong data-testid={`metrics-${group.title.toLowerCase()}-${label}`}>{value}</strong>
               </div>
             ))}
           </div>
