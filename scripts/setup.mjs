@@ -44,6 +44,15 @@ const harnessTools = [
   },
   // Lints every service's /metrics in npm test (promtool check metrics) and the alert rules.
   {name: 'promtool', candidates: ['/usr/bin/promtool'], debianPackage: 'prometheus', searchPath: true},
+  // A Japanese font, so the UI's labels (the seed's, in Japanese) are legible in the browser
+  // tests' screenshots; Chromium draws boxes without one.
+  {
+    name: 'fonts-ipafont-gothic',
+    candidates: [],
+    file: '/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf',
+    debianPackage: 'fonts-ipafont-gothic',
+    searchPath: false,
+  },
   // Reads compose/compose.yaml in a test, as a user running the stack by hand would.
   {
     name: 'podman-compose',
@@ -55,7 +64,7 @@ const harnessTools = [
 const missingTools = [
   ...new Set(
     harnessTools
-      .filter((t) => !findBinary(t))
+      .filter((t) => (t.file ? !existsSync(t.file) : !findBinary(t)))
       .map((t) => t.debianPackage)
       .filter((p) => !missing.includes(p)),
   ),
@@ -68,7 +77,7 @@ if (missing.length === 0) {
 }
 if (missingTools.length === 0)
   console.log(
-    'setup: the harness has its tools (chromium, podman, runc, debootstrap, promtool, podman-compose).',
+    'setup: the harness has its tools (chromium, a Japanese font, podman, runc, debootstrap, promtool, podman-compose).',
   )
 if (missing.length + missingTools.length > 0) installDebianPackages(missing, missingTools)
 console.log('setup: done. Next: npx poc up')

@@ -30,4 +30,6 @@ test('a deep link is served by the app and an unknown page says so', async ({pag
   const response = await page.goto(new URL('/projects?status=active', stack.uiUrl).toString())
   expect(response?.status()).toBe(200)
   await expect(page.getByRole('heading', {name: /Projects PoC/})).toBeVisible()
+  await page.goto(new URL('/no-such-page', stack.uiUrl).toString())
+  await expect(page.getByRole('heading', {name: 'Page not found'})).toBeVisible()
 })

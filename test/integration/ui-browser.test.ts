@@ -4,7 +4,16 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {execa} from 'execa'
 import {chromiumMissingReason} from '../../src/checks/ui/browser.js'
-import {cleanup, makeHome, parseJson, repoRoot, runPoc, testPortOffsets, upStack} from '../helpers.js'
+import {
+  cleanup,
+  makeHome,
+  parseJson,
+  type PocRun,
+  repoRoot,
+  runPoc,
+  testPortOffsets,
+  upStack,
+} from '../helpers.js'
 
 // The Playwright specs of test/e2e (what `npm run test:e2e:live` runs against a developer's
 // stack) against this file's own stack, then smoke scenario 14 as a user runs it. Each spec
@@ -29,6 +38,12 @@ function specsOf(suite: PlaywrightSuite, prefix: string[] = []): Array<{name: st
     ...(suite.specs ?? []).map((spec) => ({name: [...names, spec.title].join(' › '), spec})),
     ...(suite.suites ?? []).flatMap((child) => specsOf(child, names)),
   ]
+}
+
+/** Scenario 14 of the last run of `poc smoke --json`. */
+function scenario14(run: PocRun): {status: string; reason?: string} | undefined {
+  const session = parseJson<{last: {scenarios: Array<{id: string; status: string; reason?: string}>}}>(run)
+  return session.last.scenarios.find((s) => s.id === 'minio-ui')
 }
 
 describe(
@@ -84,21 +99,47 @@ describe(
 
     it('runs smoke scenario 14 (the UI flow, headless) and passes', async () => {
       const run = await runPoc(home, ['smoke', '--only', '14', '--json'])
-      const report = parseJson<{
-        status: string
-        scenarios: Array<{id: string; status: string; reason?: string}>
-      }>(run)
-      const scenario = report.scenarios.find((s) => s.id === 'minio-ui')
+      const scenario = scenario14(run)
       assert.equal(scenario?.status, 'passed', scenario?.reason ?? run.stderr)
       assert.equal(run.exitCode, 0)
+    })
+
+    it('fails scenario 14 with the step and screenshots in the artifacts when pm is down under the UI', async () => {
+      const down = await runPoc(home, ['down', '--only', 'pm'])
+      assert.equal(down.exitCode, 0, down.stderr)
+      const dir = path.join(home, 'smoke-artifacts')
+      try {
+        const run = await runPoc(home, ['smoke', '--only', '14', '--json', '--artifacts', dir])
+        assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+        const scenario = scenario14(run)
+        assert.equal(scenario?.status, 'failed')
+        // The badge never turns live: the first page is where it stopped, in one readable line.
+        assert.match(
+          scenario?.reason ?? '',
+          /the overview page says "API offline.*not "API live".*\(on the first page\)$/,
+        )
+        assert.ok(
+          !/Call log/.test(scenario?.reason ?? '') && !scenario?.reason?.includes('\u001B'),
+          scenario?.reason,
+        )
+        const runs = readdirSync(dir).filter((entry) => entry !== 'last_summary.json')
+        assert.equal(runs.length, 1, runs.join(', '))
+        const shots = readdirSync(path.join(dir, runs[0] as string, 'screenshots'))
+        assert.ok(
+          shots.some((name) => /^14-ui-\d-overview\.png$/.test(name)),
+          `screenshots: ${shots.join(', ')}`,
+        )
+      } finally {
+        const up = await runPoc(home, ['up', '--only', 'pm'])
+        assert.equal(up.exitCode, 0, up.stderr)
+      }
     })
 
     it('skips scenario 14 with the reason when there is no Chromium', async () => {
       const run = await runPoc(home, ['smoke', '--only', '14', '--json'], {
         POC_CHROMIUM: '/nonexistent/chromium',
       })
-      const report = parseJson<{scenarios: Array<{id: string; status: string; reason?: string}>}>(run)
-      const scenario = report.scenarios.find((s) => s.id === 'minio-ui')
+      const scenario = scenario14(run)
       assert.equal(scenario?.status, 'skipped')
       assert.match(scenario?.reason ?? '', /POC_CHROMIUM=\/nonexistent\/chromium is not an executable/)
       assert.equal(run.exitCode, 0)

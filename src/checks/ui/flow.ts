@@ -53,7 +53,20 @@ export async function openUiPage(
   const began = performance.now()
   await page.goto(new URL(uiPages[name], baseUrl).toString(), {waitUntil: 'load'})
   const loadMs = performance.now() - began
-  await apiBadge(page).filter({hasText: apiLiveText}).waitFor({state: 'visible'})
+  try {
+    await apiBadge(page).filter({hasText: apiLiveText}).waitFor({state: 'visible'})
+  } catch (error) {
+    // Say what the page shows instead, and the UI's own explanation (the badge's title).
+    const badge = apiBadge(page)
+    const shown = await badge.innerText({timeout: 500}).catch(() => undefined)
+    const why = await badge.getAttribute('title', {timeout: 500}).catch(() => null)
+    throw new Error(
+      shown === undefined
+        ? `the ${name} page shows no API badge (${firstLine(error)})`
+        : `the ${name} page says "${shown}", not "${apiLiveText}"${why ? `: ${why}` : ''}`,
+      {cause: error},
+    )
+  }
   return {loadMs, liveMs: performance.now() - began}
 }
 
@@ -177,4 +190,8 @@ async function approvedCount(page: Page): Promise<number> {
   const value = Number(text)
   if (!Number.isInteger(value)) throw new Error(`the panel's approved timesheets show "${text}"`)
   return value
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''
 }
