@@ -97,6 +97,9 @@ export async function runUiFlow(page: Page, options: UiFlowOptions): Promise<UiF
   await openUiPage(overview, options.baseUrl, 'overview')
   await options.onPage?.('overview', overview)
   const approvedBefore = await approvedCount(overview)
+  // The flow's own tab in front again: a background tab gets no animation frames, and every
+  // wait on it would crawl (seconds per step under playwright-core's defaults).
+  await page.bringToFront()
   step('overview')
 
   await openUiPage(page, options.baseUrl, 'projects')
