@@ -12,8 +12,9 @@ export interface PageProblems {
 
 /**
  * Watches a page for what a user would call broken: console errors, uncaught exceptions,
- * requests that failed and answers of 400 or more. An event stream the page closes itself when
- * it navigates away is cut by the browser (net::ERR_ABORTED): that is not a failure.
+ * requests that failed and answers of 400 or more. A request the page gave up itself is not a
+ * failure: the browser reports net::ERR_ABORTED for a fetch the page aborted (a newer filter
+ * superseding it) and for a stream it closes when it navigates away.
  */
 export function watchPage(page: Page): PageProblems {
   const seen: string[] = []
@@ -24,7 +25,7 @@ export function watchPage(page: Page): PageProblems {
   page.on('pageerror', (error) => seen.push(`uncaught: ${error.message}`))
   page.on('requestfailed', (request) => {
     const failure = request.failure()?.errorText ?? 'failed'
-    if (failure === 'net::ERR_ABORTED' && isStream(request.url())) return
+    if (failure === 'net::ERR_ABORTED') return
     seen.push(`request failed: ${request.method()} ${request.url()}: ${failure}`)
   })
   page.on('response', (response) => {
@@ -37,9 +38,4 @@ export function watchPage(page: Page): PageProblems {
     unexpected: () => seen.filter((line) => !allowed.some((pattern) => pattern.test(line))),
     allow: (pattern) => allowed.push(pattern),
   }
-}
-
-function isStream(url: string): boolean {
-  const {pathname} = new URL(url)
-  return pathname.endsWith('/stream')
 }
