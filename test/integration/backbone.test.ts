@@ -35,11 +35,25 @@ async function call(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<Answer> {
-  const response = await fetch(`${url[service]}${route}`, {
-    method,
-    headers: body === undefined ? headers : {'content-type': 'application/json', ...headers},
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  })
+  const send = () =>
+    fetch(`${url[service]}${route}`, {
+      method,
+      headers: body === undefined ? headers : {'content-type': 'application/json', ...headers},
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    })
+  let response: Response
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await send()
+      break
+    } catch (error) {
+      // A server refusing an oversized body answers 413 and closes while fetch is still writing
+      // it; fetch can then lose the answer to EPIPE. Only that race is retried.
+      const code = ((error as {cause?: {code?: string}}).cause ?? {}).code
+      const oversized = typeof body === 'string' && body.length > 1024 * 1024
+      if (!oversized || !['EPIPE', 'ECONNRESET'].includes(code ?? '') || attempt === 3) throw error
+    }
+  }
   const text = await response.text()
   let json: Record<string, unknown> | undefined
   try {
