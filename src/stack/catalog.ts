@@ -560,7 +560,10 @@ function serviceEnv(ctx: ComponentContext): Record<string, string> {
   }
 }
 
-/** Services run as `node bin/run.js service run <name>` under every runtime (ARCHITECTURE.md). */
+/**
+ * Services run as `node bin/service.js <name>` under every runtime (ARCHITECTURE.md): the lean
+ * entry point that loads only the service, not the CLI (`poc service run <name>` is the same).
+ */
 const nodeService: NativeRecipe = {
   binaries: [],
   prepare: async (ctx) => {
@@ -570,7 +573,7 @@ const nodeService: NativeRecipe = {
     {
       role: 'server',
       command: process.execPath,
-      args: [path.join(packageRoot, 'bin', 'run.js'), 'service', 'run', ctx.name],
+      args: [path.join(packageRoot, 'bin', 'service.js'), ctx.name],
       env: serviceEnvironment(getComponent(ctx.name), ctx),
       cwd: ctx.dataDir,
     },
