@@ -1,3 +1,5 @@
+import {access, rm} from 'node:fs/promises'
+import {setTimeout as delay} from 'node:timers/promises'
 import {type RunningService, services} from './registry.js'
 
 /*
@@ -17,6 +19,23 @@ export class UnknownServiceError extends Error {
   }
 }
 
+/**
+ * poc up starts a service before RabbitMQ is ready, so its code loads meanwhile, and names a
+ * gate file (POC_START_GATE) it creates once the service's dependencies are ready. Until then
+ * the process only polls for it; SIGTERM ends it at once (no handler is installed yet).
+ */
+async function untilExists(file: string): Promise<void> {
+  for (;;) {
+    try {
+      await access(file)
+      break
+    } catch {
+      await delay(10)
+    }
+  }
+  await rm(file, {force: true})
+}
+
 /** The services that can run, in the registry's order. */
 export const serviceNames = Object.keys(services)
 
@@ -31,6 +50,8 @@ export async function runService(
   const load = name === undefined ? undefined : services[name as keyof typeof services]
   if (!load) throw new UnknownServiceError(name)
   const main = await load()
+  const gate = env.POC_START_GATE
+  if (gate) await untilExists(gate)
   const service: RunningService = await main(env)
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve())

@@ -28,8 +28,6 @@ export class HttpProtocolError extends Error {
   }
 }
 
-const crlfcrlf = Buffer.from('\r\n\r\n')
-const crlf = Buffer.from('\r\n')
 const forbidden = /[\r\n]/
 
 /** The request's head and body as one string: request line, headers, blank line, body. */
@@ -57,6 +55,15 @@ export function requestText(
   return text
 }
 
+/** The value of header `name` in a lower-cased response head, trimmed; the first when repeated. */
+function headerValue(lower: string, name: string): string | undefined {
+  const at = lower.indexOf(`\r\n${name}:`)
+  if (at < 0) return undefined
+  const start = at + name.length + 3
+  const end = lower.indexOf('\r\n', start)
+  return lower.slice(start, end < 0 ? undefined : end).trim()
+}
+
 type Phase = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'until-close'
 
 class Connection {
@@ -69,7 +76,8 @@ class Connection {
   private phase: Phase = 'head'
   private remaining = 0
   private keepAlive = true
-  private buffered: Buffer | undefined
+  /** An incomplete head or chunk line, as latin1 text (one character per byte). */
+  private buffered: string | undefined
 
   constructor(
     private readonly pool: Http1Pool,
@@ -105,7 +113,9 @@ class Connection {
       this.connected = true
       if (this.current) this.write()
     })
-    socket.on('data', (chunk: Buffer) => this.read(chunk))
+    // latin1: one character per byte, so lengths are byte counts and the head is searched as text.
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => this.read(chunk))
     socket.on('error', (error: NodeJS.ErrnoException) => this.lost(socket, error))
     socket.on('close', () =>
       this.lost(socket, Object.assign(new Error('the server closed the connection'), {code: 'ECONNRESET'})),
@@ -152,8 +162,8 @@ class Connection {
     this.pool.idle(this)
   }
 
-  private read(chunk: Buffer): void {
-    const data = this.buffered ? Buffer.concat([this.buffered, chunk]) : chunk
+  private read(chunk: string): void {
+    const data = this.buffered ? this.buffered + chunk : chunk
     this.buffered = undefined
     let at = 0
     if (!this.current) {
@@ -164,13 +174,13 @@ class Connection {
     while (at < data.length) {
       switch (this.phase) {
         case 'head': {
-          const end = data.indexOf(crlfcrlf, at)
+          const end = data.indexOf('\r\n\r\n', at)
           if (end < 0) {
             if (data.length - at > 64 * 1024) return this.fail('a response head longer than 64 KiB')
-            this.buffered = data.subarray(at)
+            this.buffered = data.slice(at)
             return
           }
-          const head = data.toString('latin1', at, end)
+          const head = data.slice(at, end)
           at = end + 4
           // parseHead sets the phase: 'head' again after a 1xx (the real answer follows).
           const framing = this.parseHead(head)
@@ -188,13 +198,13 @@ class Connection {
         case 'chunk-size':
         case 'chunk-end':
         case 'trailers': {
-          const end = data.indexOf(crlf, at)
+          const end = data.indexOf('\r\n', at)
           if (end < 0) {
             if (data.length - at > 8 * 1024) return this.fail('a chunk line longer than 8 KiB')
-            this.buffered = data.subarray(at)
+            this.buffered = data.slice(at)
             return
           }
-          const line = data.toString('latin1', at, end)
+          const line = data.slice(at, end)
           at = end + 2
           if (this.phase === 'chunk-size') {
             const size = Number.parseInt(line, 16)
@@ -229,8 +239,8 @@ class Connection {
 
   /** Status and framing from a response head: 'empty' when it has no body, 'failed' when it failed the request. */
   private parseHead(head: string): 'body' | 'empty' | 'failed' {
-    const lines = head.split('\r\n')
-    const statusLine = lines[0] ?? ''
+    const lineEnd = head.indexOf('\r\n')
+    const statusLine = lineEnd < 0 ? head : head.slice(0, lineEnd)
     const match = /^HTTP\/1\.([01]) (\d{3})/.exec(statusLine)
     if (!match) {
       this.fail(`not an HTTP/1.x status line: ${JSON.stringify(statusLine.slice(0, 80))}`)
@@ -238,24 +248,17 @@ class Connection {
     }
     this.status = Number(match[2])
     this.keepAlive = match[1] === '1'
-    let length: number | undefined
-    let chunked = false
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] as string
-      const colon = line.indexOf(':')
-      if (colon <= 0) continue
-      const name = line.slice(0, colon).trim().toLowerCase()
-      const value = line
-        .slice(colon + 1)
-        .trim()
-        .toLowerCase()
-      if (name === 'content-length') length = Number(value)
-      else if (name === 'transfer-encoding') chunked = value.split(',').some((v) => v.trim() === 'chunked')
-      else if (name === 'connection') {
-        if (value.includes('close')) this.keepAlive = false
-        else if (value.includes('keep-alive')) this.keepAlive = true
-      }
-    }
+    // The three headers that frame an answer, found in the lower-cased head (no per-line split).
+    const lower = head.toLowerCase()
+    const lengthText = headerValue(lower, 'content-length')
+    const length = lengthText === undefined ? undefined : Number(lengthText)
+    const chunked =
+      headerValue(lower, 'transfer-encoding')
+        ?.split(',')
+        .some((v) => v.trim() === 'chunked') ?? false
+    const connection = headerValue(lower, 'connection')
+    if (connection?.includes('close')) this.keepAlive = false
+    else if (connection?.includes('keep-alive')) this.keepAlive = true
     if (this.status < 200) {
       this.phase = 'head'
       return 'body'
