@@ -224,8 +224,9 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
       const prestart = async (name: ComponentName, gate: string): Promise<void> => {
         await mkdir(path.dirname(gate), {recursive: true})
         await rm(gate, {force: true})
-        const deps = getComponent(name).dependsOn.join(', ')
-        progress({component: name, phase: 'starting', message: `loading until ${deps} are ready`})
+        const deps = getComponent(name).dependsOn
+        const message = `loading until ${deps.join(', ')} ${deps.length === 1 ? 'is' : 'are'} ready`
+        progress({component: name, phase: 'starting', message})
         await launch(name, {...context_(name), startGate: gate})
       }
 
