@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// npm run bench:up — how long `poc up --only rabbitmq,redis` takes from cold (fresh POC_HOME,
-// no data) until both are healthy, next to RabbitMQ's own boot to an open AMQP port measured
-// the same way (same config from the catalog, no poc in between), and how long `poc down` takes.
-// Prints the median of N runs (default 5; `npm run bench:up -- 3`). Needs `npm run build`.
+// npm run bench:up — how long `poc up` of the default set takes from cold (fresh POC_HOME, no
+// data) until everything is healthy, next to `poc up --only rabbitmq` (RabbitMQ alone to ready,
+// the reference) measured the same way in the same run; what each service took in that `poc up`
+// once its dependencies were ready; each service alone from spawn to a healthy GET /health
+// (against that run's stack, one at a time); and `poc down`. Prints medians of N runs (default 3) and
+// the load average during the run.
+//   npm run bench:up                                   # 3 runs
+//   npm run bench:up -- 5                              # 5 runs
+//   npm run bench:up -- 3 --against /other/bin/run.js  # another build in the same runs (before/after)
+// Needs `npm run build`. Uses port offset 3000 (POC_BENCH_PORT_OFFSET to change it).
 import {spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import net from 'node:net'
@@ -10,84 +16,145 @@ import os from 'node:os'
 import path from 'node:path'
 
 const root = path.resolve(import.meta.dirname, '..')
-const runs = Number(process.argv[2] ?? 5)
-const offset = 3000
-const {getComponent} = await import(path.join(root, 'dist/stack/catalog.js'))
-const {componentContext} = await import(path.join(root, 'dist/stack/context.js'))
-const {homeAt} = await import(path.join(root, 'dist/stack/home.js'))
-const {resolveBinaries, stopProcesses} = await import(path.join(root, 'dist/stack/native.js'))
-const {readStat} = await import(path.join(root, 'dist/stack/proc.js'))
+const args = process.argv.slice(2)
+const against = args.includes('--against') ? path.resolve(args[args.indexOf('--against') + 1]) : undefined
+const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 3)
+const offset = Number(process.env.POC_BENCH_PORT_OFFSET ?? 3000)
+const builds = [{label: 'this build', bin: path.join(root, 'bin/run.js')}]
+if (against) builds.push({label: `against ${against}`, bin: against})
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const seconds = (ms) => `${(ms / 1000).toFixed(2)}s`
+const seconds = (ms) => (ms === undefined ? '   n/a' : `${(ms / 1000).toFixed(2)}s`)
+const loads = []
+const sampleLoad = () => loads.push(os.loadavg()[0])
 
-function poc(home, args) {
+function poc(bin, home, pocArgs) {
+  sampleLoad()
   const t0 = performance.now()
-  const result = spawnSync('node', [path.join(root, 'bin/run.js'), ...args], {
+  const result = spawnSync('node', [bin, ...pocArgs], {
     env: {...process.env, POC_HOME: home},
     encoding: 'utf8',
   })
-  if (result.status !== 0) throw new Error(`poc ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`)
-  return performance.now() - t0
+  const ms = performance.now() - t0
+  if (result.status !== 0)
+    throw new Error(`poc ${pocArgs.join(' ')} failed:\n${result.stdout}${result.stderr}`)
+  return {ms, json: pocArgs.includes('--json') ? JSON.parse(result.stdout) : undefined}
 }
 
-async function untilOpen(port) {
-  for (;;) {
-    const open = await new Promise((resolve) => {
-      const socket = net.connect({host: '127.0.0.1', port}, () => {
-        socket.end()
-        resolve(true)
-      })
-      socket.on('error', () => resolve(false))
+/** One service started alone (the way the build's catalog starts it), from spawn to a healthy /health. */
+async function serviceAlone(build, home, name, port) {
+  const buildRoot = path.resolve(path.dirname(build.bin), '..')
+  const {getComponent, serviceEnvironment} = await import(path.join(buildRoot, 'dist/stack/catalog.js'))
+  const {componentContext} = await import(path.join(buildRoot, 'dist/stack/context.js'))
+  const {homeAt} = await import(path.join(buildRoot, 'dist/stack/home.js'))
+  const spec = getComponent(name)
+  const ctx = componentContext(name, homeAt(home), offset)
+  const [processSpec] = spec.native.processes(ctx, {})
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), `poc-bench-${name}-`))
+  const env = {
+    PATH: process.env.PATH,
+    ...serviceEnvironment(spec, ctx),
+    PORT: String(port),
+    DATA_DIR: dataDir,
+  }
+  sampleLoad()
+  const t0 = performance.now()
+  const child = spawn(processSpec.command, processSpec.args, {env, cwd: dataDir, stdio: 'ignore'})
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  let ready
+  while (ready === undefined && child.exitCode === null) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health`)
+      if (response.ok) ready = performance.now() - t0
+    } catch {
+      // not listening yet
+    }
+    if (ready === undefined) await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  child.kill('SIGTERM')
+  await exited
+  rmSync(dataDir, {recursive: true, force: true})
+  return ready
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const {port} = server.address()
+      server.close(() => resolve(port))
     })
-    if (open) return
-    await new Promise((r) => setTimeout(r, 20))
+  })
+}
+
+const figures = builds.map(() => ({up: [], rabbit: [], down: [], services: {}, alone: {}}))
+for (let i = 1; i <= runs; i++) {
+  for (const [b, build] of builds.entries()) {
+    const f = figures[b]
+    const rabbitHome = mkdtempSync(path.join(os.tmpdir(), 'poc-bench-rabbit-'))
+    f.rabbit.push(
+      poc(build.bin, rabbitHome, ['up', '--only', 'rabbitmq', '--port-offset', String(offset), '--json']).ms,
+    )
+    poc(build.bin, rabbitHome, ['down', '--json'])
+    rmSync(rabbitHome, {recursive: true, force: true})
+
+    const home = mkdtempSync(path.join(os.tmpdir(), 'poc-bench-up-'))
+    const up = poc(build.bin, home, ['up', '--port-offset', String(offset), '--json'])
+    f.up.push(up.ms)
+    for (const c of up.json.components) {
+      if (c.readyMs === undefined || ['rabbitmq', 'redis'].includes(c.name)) continue
+      ;(f.services[c.name] ??= []).push(c.readyMs)
+    }
+    // Each service alone against this stack, one after the other, on a spare port.
+    for (const name of Object.keys(f.services)) {
+      ;(f.alone[name] ??= []).push(await serviceAlone(build, home, name, await freePort()))
+    }
+    f.down.push(poc(build.bin, home, ['down', '--json']).ms)
+    rmSync(home, {recursive: true, force: true})
+    console.log(
+      `run ${i}/${runs} ${build.label}: poc up ${seconds(up.ms)}, rabbitmq alone ${seconds(f.rabbit.at(-1))}, ` +
+        `poc down ${seconds(f.down.at(-1))} (${up.json.runtime}; load ${os.loadavg()[0].toFixed(2)})`,
+    )
   }
 }
 
-async function rawRabbitBoot() {
-  const home = homeAt(mkdtempSync(path.join(os.tmpdir(), 'poc-bench-raw-')))
-  const spec = getComponent('rabbitmq')
-  const ctx = {...componentContext('rabbitmq', home, offset), logFile: '/dev/null'}
-  await spec.native.prepare(ctx)
-  const t0 = performance.now()
-  const records = spec.native.processes(ctx, resolveBinaries(spec.native.binaries)).map((p) => {
-    const child = spawn(p.command, p.args, {
-      cwd: p.cwd,
-      env: {PATH: process.env.PATH, ...p.env},
-      detached: true,
-      stdio: 'ignore',
-    })
-    child.unref()
-    return {
-      role: p.role,
-      pid: child.pid,
-      startTicks: readStat(child.pid)?.startTicks ?? 0,
-      command: p.command,
-    }
-  })
-  await untilOpen(ctx.ports.amqp)
-  const elapsed = performance.now() - t0
-  await stopProcesses(records, 30_000)
-  rmSync(home.root, {recursive: true, force: true})
-  return elapsed
-}
-
-const up = []
-const down = []
-const raw = []
-for (let i = 1; i <= runs; i++) {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'poc-bench-'))
-  up.push(poc(home, ['up', '--only', 'rabbitmq,redis', '--port-offset', String(offset), '--json']))
-  down.push(poc(home, ['down', '--json']))
-  rmSync(home, {recursive: true, force: true})
-  raw.push(await rawRabbitBoot())
-  console.log(
-    `run ${i}/${runs}: poc up ${seconds(up.at(-1))}, poc down ${seconds(down.at(-1))}, rabbitmq alone to AMQP port ${seconds(raw.at(-1))}`,
-  )
-}
+const summary = []
 console.log(`\nmedian of ${runs} cold runs (${os.cpus().length} cores, node ${process.versions.node}):`)
-console.log(`  poc up --only rabbitmq,redis until healthy   ${seconds(median(up))}`)
-console.log(`  rabbitmq-server alone, to an open AMQP port  ${seconds(median(raw))}`)
-console.log(`  poc up overhead                              ${seconds(median(up) - median(raw))}`)
-console.log(`  poc down                                     ${seconds(median(down))}`)
+for (const [b, build] of builds.entries()) {
+  const f = figures[b]
+  const up = median(f.up)
+  const rabbit = median(f.rabbit)
+  console.log(`${build.label}:`)
+  console.log(`  poc up (default set) until healthy          ${seconds(up)}`)
+  console.log(`  poc up --only rabbitmq until healthy        ${seconds(rabbit)}`)
+  console.log(
+    `  difference: the rest after RabbitMQ         ${seconds(up - rabbit)}   ratio ${(up / rabbit).toFixed(2)}`,
+  )
+  console.log(`  poc down                                    ${seconds(median(f.down))}`)
+  console.log('  service         in poc up, after its deps   alone, spawn to /health ok')
+  for (const name of Object.keys(f.services)) {
+    console.log(
+      `  ${name.padEnd(16)}${seconds(median(f.services[name])).padStart(10)}${seconds(median(f.alone[name] ?? [])).padStart(28)}`,
+    )
+  }
+  summary.push({
+    build: build.label,
+    upMs: Math.round(up),
+    rabbitmqAloneMs: Math.round(rabbit),
+    restMs: Math.round(up - rabbit),
+    ratio: Number((up / rabbit).toFixed(3)),
+    downMs: Math.round(median(f.down)),
+    serviceReadyMs: Object.fromEntries(
+      Object.entries(f.services).map(([n, xs]) => [n, Math.round(median(xs))]),
+    ),
+    serviceAloneMs: Object.fromEntries(Object.entries(f.alone).map(([n, xs]) => [n, Math.round(median(xs))])),
+  })
+}
+const load = {
+  min: Math.min(...loads),
+  max: Math.max(...loads),
+  mean: loads.reduce((a, b) => a + b, 0) / loads.length,
+}
+console.log(
+  `machine load (1-min average) during the run: ${load.min.toFixed(2)}–${load.max.toFixed(2)}, mean ${load.mean.toFixed(2)}`,
+)
+console.log(JSON.stringify({runs, builds: summary, loadavg: load}))

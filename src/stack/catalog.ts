@@ -68,6 +68,11 @@ export interface ComponentContext {
   bind: {host: string; ports: Record<string, number>}
   /** `host:port` at which this component reaches another's port: an alias on the stack's network, or 127.0.0.1. */
   reach(name: ComponentName, port: string): string
+  /**
+   * Set when poc up starts a service's process before its dependencies are ready: the process
+   * loads its code, then waits until this file exists before it starts (see bin/service.js).
+   */
+  startGate?: string
 }
 
 /** process: a host process. host-container: a container in the host's network. network-container: a container on the stack's network. */
@@ -571,7 +576,13 @@ function serviceEnv(ctx: ComponentContext): Record<string, string> {
   }
 }
 
-/** Services run as `node bin/run.js service run <name>` under every runtime (ARCHITECTURE.md). */
+/** The variable that names a service process's start gate (ComponentContext.startGate). */
+export const startGateVariable = 'POC_START_GATE'
+
+/**
+ * Services run as `node bin/service.js <name>` under every runtime (ARCHITECTURE.md): the lean
+ * entry point that loads only the service, not the CLI (`poc service run <name>` is the same).
+ */
 const nodeService: NativeRecipe = {
   binaries: [],
   prepare: async (ctx) => {
@@ -581,8 +592,11 @@ const nodeService: NativeRecipe = {
     {
       role: 'server',
       command: process.execPath,
-      args: [path.join(packageRoot, 'bin', 'run.js'), 'service', 'run', ctx.name],
-      env: serviceEnvironment(getComponent(ctx.name), ctx),
+      args: [path.join(packageRoot, 'bin', 'service.js'), ctx.name],
+      env: {
+        ...serviceEnvironment(getComponent(ctx.name), ctx),
+        ...(ctx.startGate ? {[startGateVariable]: ctx.startGate} : {}),
+      },
       cwd: ctx.dataDir,
     },
   ],

@@ -1,5 +1,7 @@
-import {rm} from 'node:fs/promises'
+import {mkdir, rm, writeFile} from 'node:fs/promises'
+import path from 'node:path'
 import {
+  type ComponentContext,
   type ComponentName,
   type Group,
   type RuntimeName,
@@ -190,6 +192,44 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
       const startedHere: ComponentRecord[] = []
       const readyHere = new Set<ComponentName>()
 
+      /** Starts the component's processes (or container), recorded at once so nothing goes untracked. */
+      const launch = async (name: ComponentName, ctx: ComponentContext): Promise<ComponentRecord> => {
+        const record: ComponentRecord = {
+          name,
+          runtime: runtime.name,
+          ports: ctx.ports,
+          startedAt: new Date().toISOString(),
+          logFile: ctx.logFile,
+          processes: [],
+        }
+        upsertComponent(state, record)
+        startedHere.push(record)
+        await runtime.start({spec: getComponent(name), ctx, record, save})
+        return record
+      }
+
+      // Services that run as host processes start with the first wave, while RabbitMQ boots: each
+      // loads its code (most of its start-up) and waits at its gate file, opened when its wave
+      // comes (issue 19). In a container, or when a dependency already runs, they start in their wave.
+      const waves = startWaves(startable)
+      const gated = new Map<ComponentName, string>()
+      for (const name of waves.slice(1).flat()) {
+        const spec = getComponent(name)
+        const ctx = context_(name)
+        if (spec.kind !== 'service' || ctx.placement !== 'process' || running.has(name)) continue
+        if (spec.dependsOn.every((dep) => running.has(dep))) continue
+        gated.set(name, path.join(home.root, 'run', `${name}.start`))
+      }
+
+      const prestart = async (name: ComponentName, gate: string): Promise<void> => {
+        await mkdir(path.dirname(gate), {recursive: true})
+        await rm(gate, {force: true})
+        const deps = getComponent(name).dependsOn
+        const message = `loading until ${deps.join(', ')} ${deps.length === 1 ? 'is' : 'are'} ready`
+        progress({component: name, phase: 'starting', message})
+        await launch(name, {...context_(name), startGate: gate})
+      }
+
       const bringUp = async (name: ComponentName): Promise<void> => {
         const spec = getComponent(name)
         const ctx = context_(name)
@@ -197,19 +237,13 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
         const wasRunning = running.has(name)
         let record = state.components.find((c) => c.name === name)
         const t0 = clock.now()
-        if (!wasRunning || !record) {
+        const gate = gated.get(name)
+        if (gate && record) {
+          // Its dependencies are ready: the process already loaded its code and starts now.
+          await writeFile(gate, '')
+        } else if (!wasRunning || !record) {
           progress({component: name, phase: 'starting'})
-          record = {
-            name,
-            runtime: runtime.name,
-            ports: ctx.ports,
-            startedAt: new Date().toISOString(),
-            logFile: ctx.logFile,
-            processes: [],
-          }
-          upsertComponent(state, record)
-          startedHere.push(record)
-          await runtime.start({spec, ctx, record, save})
+          record = await launch(name, ctx)
         } else {
           progress({component: name, phase: 'checking'})
         }
@@ -251,14 +285,20 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
         })
       }
 
+      // In parallel with the first wave: its components' start does not wait for this.
+      const prestarted = Promise.all([...gated].map(([name, gate]) => prestart(name, gate)))
+      prestarted.catch(() => undefined)
       try {
-        for (const wave of startWaves(startable)) {
+        for (const [i, wave] of waves.entries()) {
+          if (i === 1) await prestarted
           if (context.signal?.aborted) throw context.signal.reason
           const results = await Promise.allSettled(wave.map(bringUp))
           const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
           if (failure) throw failure.reason
         }
       } catch (error) {
+        // Every process started early is recorded before anything is stopped.
+        await prestarted.catch(() => undefined)
         // Stop what this call started, newest first, and say so; the original error is what the user sees.
         for (const record of [...startedHere].reverse()) {
           progress({component: record.name, phase: 'stopping'})

@@ -312,7 +312,7 @@ describe('local images under podman', {skip, timeout: 900_000}, () => {
     assert.equal(info.Config.WorkingDir, '/app')
   })
 
-  it('services runs `service run sales`, which answers /health through the rabbitmq container', async () => {
+  it('services runs `bin/service.js sales`, which answers /health through the rabbitmq container', async () => {
     const container = await start('sales', {
       Image: tagOf('services'),
       Cmd: ['sales'],
@@ -328,7 +328,7 @@ describe('local images under podman', {skip, timeout: 900_000}, () => {
       NetworkingConfig: {EndpointsConfig: {[network]: {}}},
     })
     const info = await container.inspect()
-    assert.deepEqual(info.Config.Entrypoint, ['node', '/app/bin/run.js', 'service', 'run'])
+    assert.deepEqual(info.Config.Entrypoint, ['node', '/app/bin/service.js'])
     const health = await waitFor(
       'sales GET /health with ok: true',
       async () => {

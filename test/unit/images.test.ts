@@ -41,7 +41,9 @@ function fakeRoot(name: string): string {
   const root = path.join(scratch, name)
   for (const [file, content] of Object.entries({
     'bin/run.js': '#!/usr/bin/env node\n',
+    'bin/service.js': '#!/usr/bin/env node\n',
     'dist/commands/service/run.js': 'export default 1\n',
+    'dist/services/run-service.js': 'export const runService = 1\n',
     'dist/services/sales/main.js': 'export const main = 1\n',
     'fixtures/pm/seed.json': '[]\n',
     'package.json': '{"name":"poc"}\n',
@@ -143,7 +145,7 @@ describe('local image recipes', () => {
     assert.ok(rabbitmq.includes('ENV RABBITMQ_MNESIA_BASE=/var/lib/rabbitmq/mnesia'))
     assert.ok(!rabbitmq.some((c) => c.startsWith('CMD')), 'rabbitmq has no CMD')
     const services = imageChanges(imageRecipes.services, '000000000000')
-    assert.ok(services.includes('ENTRYPOINT ["node","/app/bin/run.js","service","run"]'))
+    assert.ok(services.includes('ENTRYPOINT ["node","/app/bin/service.js"]'))
     assert.ok(services.includes('WORKDIR /app'))
     assert.ok(imageChanges(imageRecipes.prometheus, '0').includes('ENTRYPOINT ["/usr/bin/prometheus"]'))
   })

@@ -1,8 +1,8 @@
 import {performance} from 'node:perf_hooks'
 import {setTimeout as delay} from 'node:timers/promises'
-import {Pool} from 'undici'
 import {LatencyHistogram} from '../../contract/latency.js'
 import type {BenchPhase, ClientPercentiles} from '../../contract/bench.js'
+import {Http1Pool, requestText} from './http1.js'
 
 /*
  * An open-model HTTP load generator (SPEC §6.4): requests leave on a schedule fixed in advance
@@ -125,43 +125,6 @@ export class Schedule {
   }
 }
 
-interface Exchange {
-  status: number
-  /** When a connection took the request (undici's onConnect): the start of the raw latency. */
-  sentAt: number | undefined
-  at: number
-}
-
-/**
- * One request through undici's dispatcher API, which says when the request left the pool's queue
- * for a connection: raw latency starts there, as a closed-loop tool (wrk, autocannon) measures it,
- * while corrected latency starts at the intended time.
- */
-function exchange(
-  pool: Pool,
-  request: {method: string; path: string; headers: Record<string, string>; body: string | undefined},
-): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    let sentAt: number | undefined
-    let status = 0
-    pool.dispatch(
-      {method: request.method as 'GET', path: request.path, headers: request.headers, body: request.body},
-      {
-        onConnect: () => {
-          sentAt = performance.now()
-        },
-        onHeaders: (statusCode: number) => {
-          status = statusCode
-          return true
-        },
-        onData: () => true,
-        onComplete: () => resolve({status, sentAt, at: performance.now()}),
-        onError: (error: Error) => reject(error),
-      },
-    )
-  })
-}
-
 export function summarize(histogram: LatencyHistogram): ClientPercentiles {
   return {
     p50: histogram.percentile(50),
@@ -175,8 +138,10 @@ export function summarize(histogram: LatencyHistogram): ClientPercentiles {
 /** Runs the plan against the target; resolves when every sent request has been answered or failed. */
 export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHooks = {}): Promise<LoadStats> {
   const url = new URL(target.url)
-  const pool = new Pool(url.origin, {connections: plan.connections, pipelining: 1})
+  if (url.protocol !== 'http:') throw new Error(`the load generator speaks http:// only, not ${url.protocol}`)
+  const pool = new Http1Pool(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 80), plan.connections)
   const path = `${url.pathname}${url.search}`
+  const method = target.method.toUpperCase()
   const warmup =
     plan.warmupSec > 0
       ? new Schedule([
@@ -212,8 +177,16 @@ export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHoo
   // Set once the figures are final: an answer (or a pool error) after that changes nothing.
   let closed = false
   let inflight = 0
-  const pending = new Set<Promise<void>>()
+  // Resolves when nothing is in flight any more (each sent request answered or failed).
+  let drained: (() => void) | undefined
   let n = 0
+
+  const settle = () => {
+    inflight--
+    if (inflight === 0) drained?.()
+  }
+  const allSettled = () =>
+    inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve))
 
   const send = (intended: number, measure: boolean) => {
     const number = n++
@@ -226,32 +199,41 @@ export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHoo
       stats.requests++
       if (queuedAt - intended > lateThresholdMs) stats.lateSends++
     }
-    inflight++
-    const done = exchange(pool, {
-      method: target.method,
-      path,
-      headers: target.headers(number),
-      body: target.body(number),
-    })
-      .then(({status, sentAt, at}) => {
-        if (!measure || closed) return
-        stats.completed++
-        stats.statusCounts[String(status)] = (stats.statusCounts[String(status)] ?? 0) + 1
-        if (status >= 200 && status < 300) stats.ok++
-        stats.corrected.record((at - intended) * 1000)
-        stats.raw.record((at - (sentAt ?? queuedAt)) * 1000)
-      })
-      .catch((error: NodeJS.ErrnoException) => {
-        if (!measure || closed) return
+    const failed = (error: NodeJS.ErrnoException) => {
+      if (measure && !closed) {
         stats.errors++
         const cause = error.code ?? error.message
         stats.errorCauses[cause] = (stats.errorCauses[cause] ?? 0) + 1
-      })
-      .finally(() => {
-        inflight--
-        pending.delete(done)
-      })
-    pending.add(done)
+      }
+    }
+    let head: string
+    try {
+      head = requestText(method, path, url.host, target.headers(number), target.body(number))
+    } catch (error) {
+      failed(error as NodeJS.ErrnoException)
+      return
+    }
+    inflight++
+    pool.dispatch(
+      {
+        head,
+        onDone: (status, sentAt, at) => {
+          settle()
+          if (!measure || closed) return
+          stats.completed++
+          const key = String(status)
+          stats.statusCounts[key] = (stats.statusCounts[key] ?? 0) + 1
+          if (status >= 200 && status < 300) stats.ok++
+          stats.corrected.record((at - intended) * 1000)
+          stats.raw.record((at - sentAt) * 1000)
+        },
+        onError: (error) => {
+          settle()
+          failed(error)
+        },
+      },
+      method === 'HEAD',
+    )
   }
 
   /** Sends every request of `schedule` as it falls due, starting at `origin` (performance.now ms). */
@@ -289,7 +271,7 @@ export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHoo
       stats.achievedRate = sendingSec > 0 ? stats.requests / sendingSec : 0
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
-        Promise.allSettled([...pending]),
+        allSettled(),
         new Promise((resolve) => (timer = setTimeout(resolve, interruptGraceMs))),
       ])
       clearTimeout(timer)
@@ -299,7 +281,7 @@ export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHoo
       // after the grace is a failure of the server (cause no_answer).
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
-        Promise.allSettled([...pending]),
+        allSettled(),
         new Promise((resolve) => (timer = setTimeout(resolve, drainGraceMs))),
       ])
       clearTimeout(timer)
@@ -317,6 +299,6 @@ export async function runLoad(plan: LoadPlan, target: LoadTarget, hooks: LoadHoo
     return stats
   } finally {
     closed = true
-    await (stats.abandoned > 0 ? pool.destroy() : pool.close()).catch(() => undefined)
+    pool.close()
   }
 }

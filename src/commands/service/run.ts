@@ -1,35 +1,29 @@
 import {Args} from '@oclif/core'
 import {PocCommand} from '../../cli/base-command.js'
 import {ExitCode, PocError} from '../../stack/errors.js'
-import {services} from '../../services/registry.js'
+import {UnknownServiceError, runService, serviceNames} from '../../services/run-service.js'
 
 export default class ServiceRun extends PocCommand {
   static args = {
     name: Args.string({description: 'The service to run.', required: true}),
   }
 
-  static description = `Runs one of our services in the foreground with its configuration from environment variables. poc up starts services this way under every runtime; use it directly only to debug a service.`
+  static description = `Runs one of our services in the foreground with its configuration from environment variables. poc up starts services the same way under every runtime, through the lean entry point bin/service.js <name> (which skips the CLI's start-up); use this command directly only to debug a service.`
 
   static hidden = true
 
-  static summary = 'Run one service in the foreground (used by poc up).'
+  static summary = 'Run one service in the foreground (what poc up starts as bin/service.js).'
 
   async run(): Promise<void> {
     const {args} = await this.parse(ServiceRun)
-    const load = services[args.name as keyof typeof services]
-    if (!load) {
-      throw new PocError(`there is no service named ${args.name}, or it has not landed yet`, {
+    try {
+      await runService(args.name, process.env)
+    } catch (error) {
+      if (!(error instanceof UnknownServiceError)) throw error
+      throw new PocError(error.message, {
         exitCode: ExitCode.usage,
-        suggestions: [`Services available: ${Object.keys(services).join(', ') || 'none yet'}`],
+        suggestions: [`Services available: ${serviceNames.join(', ') || 'none yet'}`],
       })
     }
-    const main = await load()
-    const service = await main(process.env)
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve()
-      process.once('SIGTERM', stop)
-      process.once('SIGINT', stop)
-    })
-    await service.close()
   }
 }

@@ -86,7 +86,7 @@ export const imageRecipes: Record<LocalImageComponent, ImageRecipe> = {
     component: 'services',
     suite: 'bookworm',
     packages: [],
-    entrypoint: ['node', '/app/bin/run.js', 'service', 'run'],
+    entrypoint: ['node', '/app/bin/service.js'],
     env: {PATH: path, NODE_ENV: 'production'},
     expose: [],
     workdir: '/app',

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// node bin/service.js <name>: starts one of our services in the foreground, as poc up and the
+// services image do, without loading the CLI (oclif). `poc service run <name>` does the same.
+// SIGTERM or SIGINT closes it gracefully; a start that fails exits 1 (2 for an unknown name).
+import {UnknownServiceError, runService, serviceNames} from '../dist/services/run-service.js'
+
+try {
+  await runService(process.argv[2])
+} catch (error) {
+  const unknown = error instanceof UnknownServiceError
+  process.stderr.write(`poc service: ${error instanceof Error ? error.message : String(error)}\n`)
+  if (unknown) process.stderr.write(`Services available: ${serviceNames.join(', ')}\n`)
+  else if (process.env.DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
+  // A half-started service (a bus retrying, a timer) would keep the process alive.
+  process.exit(unknown ? 2 : 1)
+}
