@@ -64,12 +64,14 @@ export async function runPoc(
   home: string,
   args: string[],
   env: Record<string, string> = {},
+  /** Longer for a call that may build a local image (about 3 minutes cold for minio's). */
+  timeoutMs = 180_000,
 ): Promise<PocRun> {
   const result = await execa('node', [binRun, ...args], {
     // The native runtime unless a test asks for another: auto would pick podman where it is installed.
     env: {POC_HOME: home, NO_COLOR: '1', POC_RUNTIME: 'native', ...env},
     reject: false,
-    timeout: 180_000,
+    timeout: timeoutMs,
   })
   // oclif wraps error messages at the terminal width; tests match the sentence, not the wrapping.
   const stderr = result.stderr.replace(/\s*\n ›\s+/g, ' ')

@@ -580,7 +580,7 @@ function cephScriptFile(ctx: ComponentContext): string {
  */
 const minio: ComponentSpec = {
   name: 'minio',
-  summary: 'S3 object storage (MinIO, or radosgw from Debian\'s Ceph)',
+  summary: "S3 object storage (MinIO, or radosgw from Debian's Ceph)",
   kind: 'infrastructure',
   group: 'minio',
   ports: [

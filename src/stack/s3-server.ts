@@ -8,7 +8,12 @@ import {
   ListBucketsCommand,
   ListObjectsV2Command,
 } from '@aws-sdk/client-s3'
-import {type ObjectStoreConfig, objectStoreDefaults, objectStoreFromEnv, s3Client} from '../contract/object-store.js'
+import {
+  type ObjectStoreConfig,
+  objectStoreDefaults,
+  objectStoreFromEnv,
+  s3Client,
+} from '../contract/object-store.js'
 import type {ComponentContext} from './catalog.js'
 import {PocError} from './errors.js'
 import type {ReadinessCheck} from './readiness.js'
@@ -94,11 +99,14 @@ export async function runCephInit(script: string, env: Record<string, string>): 
     })
   } catch (error) {
     const stderr = String((error as {stderr?: string}).stderr ?? '').trim()
-    throw new PocError(`preparing Ceph's monitor store for minio failed: ${(error as Error).message.split('\n')[0]}`, {
-      code: 'ceph_init_failed',
-      details: stderr.split('\n').slice(-10),
-      suggestions: [`Start it from empty data: poc down --only minio --volumes, then poc up --with minio`],
-    })
+    throw new PocError(
+      `preparing Ceph's monitor store for minio failed: ${(error as Error).message.split('\n')[0]}`,
+      {
+        code: 'ceph_init_failed',
+        details: stderr.split('\n').slice(-10),
+        suggestions: [`Start it from empty data: poc down --only minio --volumes, then poc up --with minio`],
+      },
+    )
   }
 }
 
@@ -174,7 +182,9 @@ export async function clearObjectPrefixes(
             )
             const failed = answer.Errors ?? []
             if (failed.length > 0)
-              throw new Error(`${failed.length} object(s) not deleted, e.g. ${failed[0]?.Key}: ${failed[0]?.Message}`)
+              throw new Error(
+                `${failed.length} object(s) not deleted, e.g. ${failed[0]?.Key}: ${failed[0]?.Message}`,
+              )
             objects += keys.length
           }
           token = page.IsTruncated ? page.NextContinuationToken : undefined

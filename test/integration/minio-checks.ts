@@ -38,7 +38,8 @@ export function minioSuite(runtime: 'native' | 'podman', offset: number, skip: s
       })!,
     )
   const up = async (home: string): Promise<UpResult> => {
-    const run = await runPoc(home, ['up', '--only', 'minio', '--port-offset', String(offset), '--json'], env)
+    const args = ['up', '--only', 'minio', '--port-offset', String(offset), '--json']
+    const run = await runPoc(home, args, env, 600_000)
     assert.equal(run.exitCode, 0, run.stdout + run.stderr)
     return parseJson<UpResult>(run)
   }
@@ -82,9 +83,13 @@ export function minioSuite(runtime: 'native' | 'podman', offset: number, skip: s
       const getMs = performance.now() - t
       assert.ok(bytes.equals(body), 'the bytes read back are the bytes written')
       console.log(`# minio (${runtime}) 20 MB put ${putMs.toFixed(0)} ms, get ${getMs.toFixed(0)} ms`)
-      const signed = await getSignedUrl(s3, new GetObjectCommand({Bucket: 'events', Key: 'compliance/big.bin'}), {
-        expiresIn: 60,
-      })
+      const signed = await getSignedUrl(
+        s3,
+        new GetObjectCommand({Bucket: 'events', Key: 'compliance/big.bin'}),
+        {
+          expiresIn: 60,
+        },
+      )
       const answer = await fetch(signed)
       assert.equal(answer.status, 200)
       assert.ok(Buffer.from(await answer.arrayBuffer()).equals(body))
@@ -115,9 +120,11 @@ export function minioSuite(runtime: 'native' | 'podman', offset: number, skip: s
       assert.equal(rgw.length, 1, `one radosgw among ${JSON.stringify(record.processes)}`)
       process.kill(rgw[0] as number, 'SIGKILL')
       const status = async () =>
-        parseJson<{components: Array<{name: string; state: string}>}>(await runPoc(home, ['status', '--json'], env))
-          .components.find((c) => c.name === 'minio')?.state
-      for (let i = 0; i < 100 && (await status()) === 'healthy'; i++) await new Promise((r) => setTimeout(r, 100))
+        parseJson<{components: Array<{name: string; state: string}>}>(
+          await runPoc(home, ['status', '--json'], env),
+        ).components.find((c) => c.name === 'minio')?.state
+      for (let i = 0; i < 100 && (await status()) === 'healthy'; i++)
+        await new Promise((r) => setTimeout(r, 100))
       assert.notEqual(await status(), 'healthy', 'a killed radosgw shows minio not healthy')
       const again = await up(home)
       console.log(`# minio (${runtime}) start after kill -9 of radosgw: ready in ${readyMs(again)} ms`)
@@ -134,12 +141,20 @@ export function minioSuite(runtime: 'native' | 'podman', offset: number, skip: s
 
     it('reset --with-minio deletes compliance/ and timesheets/ of every bucket and nothing else', async () => {
       await s3.send(new CreateBucketCommand({Bucket: 'archive'}))
-      const keys = ['compliance/a.pdf', 'timesheets/2026/b.pdf', 'contracts/c.pdf', 'compliance-notes.txt', 'x/timesheets/d']
+      const keys = [
+        'compliance/a.pdf',
+        'timesheets/2026/b.pdf',
+        'contracts/c.pdf',
+        'compliance-notes.txt',
+        'x/timesheets/d',
+      ]
       for (const Bucket of ['events', 'archive'])
         for (const Key of keys) await s3.send(new PutObjectCommand({Bucket, Key, Body: Key}))
       const run = await runPoc(home, ['reset', '--with-minio', '--yes', '--json'], env)
       assert.equal(run.exitCode, 0, run.stdout + run.stderr)
-      const step = parseJson<ResetResult>(run).steps.find((s) => s.component === 'minio')
+      const result = parseJson<ResetResult>(run)
+      const step = result.steps.find((s) => s.component === 'minio')
+      console.log(`# minio (${runtime}) reset --with-minio: ${result.durationMs} ms, ${step?.detail}`)
       assert.equal(step?.mode, 'running')
       const left = async (Bucket: string) =>
         ((await s3.send(new ListObjectsV2Command({Bucket}))).Contents ?? []).map((o) => o.Key).sort()

@@ -7,12 +7,7 @@ import type {ComponentName} from '../../src/stack/catalog.js'
 import {PocError} from '../../src/stack/errors.js'
 import {type PocHome, homeAt} from '../../src/stack/home.js'
 import {readStat} from '../../src/stack/proc.js'
-import {
-  type ResetResult,
-  purgeableQueues,
-  resetStack,
-  resetTargets,
-} from '../../src/stack/reset.js'
+import {type ResetResult, purgeableQueues, resetStack, resetTargets} from '../../src/stack/reset.js'
 import {emptyState, upsertComponent, writeState} from '../../src/stack/state.js'
 import {makeHome} from '../helpers.js'
 

@@ -23,10 +23,19 @@ describe('the S3 server settings', () => {
   it("takes MINIO_ROOT_USER, MINIO_ROOT_PASSWORD and MINIO_BUCKET from the caller, else the seed's", () => {
     assert.deepEqual(s3ServerSettings({}), {user: 'minioadmin', password: 'minioadmin', bucket: 'events'})
     assert.deepEqual(
-      s3ServerSettings({MINIO_ROOT_USER: 'u', MINIO_ROOT_PASSWORD: 'secret123', MINIO_BUCKET: 'b', MINIO_ACCESS_KEY: 'x'}),
+      s3ServerSettings({
+        MINIO_ROOT_USER: 'u',
+        MINIO_ROOT_PASSWORD: 'secret123',
+        MINIO_BUCKET: 'b',
+        MINIO_ACCESS_KEY: 'x',
+      }),
       {user: 'u', password: 'secret123', bucket: 'b'},
     )
-    assert.deepEqual(getComponent('minio').passEnv, ['MINIO_ROOT_USER', 'MINIO_ROOT_PASSWORD', 'MINIO_BUCKET'])
+    assert.deepEqual(getComponent('minio').passEnv, [
+      'MINIO_ROOT_USER',
+      'MINIO_ROOT_PASSWORD',
+      'MINIO_BUCKET',
+    ])
   })
 
   it("gives the script every port the Ceph daemons bind, from the catalog's, shifted by the offset", () => {
@@ -53,7 +62,12 @@ describe('the S3 server settings', () => {
 describe('the Ceph script', () => {
   const script = path.join(scratch, 'poc-ceph-s3')
   writeFileSync(script, cephS3Script, {mode: 0o755})
-  const env = (data: string) => cephS3Env(data, {host: '127.0.0.1', ports: {api: 11550, mon: 9362, osd: 9358, osd4: 9361}}, s3ServerSettings({}))
+  const env = (data: string) =>
+    cephS3Env(
+      data,
+      {host: '127.0.0.1', ports: {api: 11550, mon: 9362, osd: 9358, osd4: 9361}},
+      s3ServerSettings({}),
+    )
 
   it('is valid bash and refuses an unknown step', async () => {
     await execa('bash', ['-n', script])
@@ -152,6 +166,10 @@ describe('the minio recipes', () => {
       ...recipe,
       files: {[cephS3ScriptPath]: {content: `${cephS3Script}\n# changed`, mode: 0o755}},
     }
-    assert.notEqual(recipeHash('minio', {recipe: altered}), recipeHash('minio'), 'a changed script is a new image')
+    assert.notEqual(
+      recipeHash('minio', {recipe: altered}),
+      recipeHash('minio'),
+      'a changed script is a new image',
+    )
   })
 })
