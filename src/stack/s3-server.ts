@@ -269,6 +269,9 @@ bluestore fsck on mount = false
 bluestore fsck on mkfs = false
 osd crush update on start = false
 osd class update on start = false
+# radosgw watches its control objects; a killed one's watches live on (across an OSD restart)
+# until this timeout, and every bucket created meanwhile waits for them: 28 s at the default 30.
+osd client watch timeout = 5
 [client.rgw]
 rgw frontends = beast endpoint=$API
 rgw data = $D/rgw

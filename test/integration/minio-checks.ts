@@ -128,6 +128,8 @@ export function minioSuite(runtime: 'native' | 'podman', offset: number, skip: s
       assert.notEqual(await status(), 'healthy', 'a killed radosgw shows minio not healthy')
       const again = await up(home)
       console.log(`# minio (${runtime}) start after kill -9 of radosgw: ready in ${readyMs(again)} ms`)
+      s3.destroy()
+      s3 = client()
       await assertObject('contracts/kept.bin')
 
       const down = await runPoc(home, ['down'], env)
@@ -135,6 +137,9 @@ export function minioSuite(runtime: 'native' | 'podman', offset: number, skip: s
       assert.doesNotMatch(down.stdout + down.stderr, /SIGKILL/, 'minio stops on SIGTERM')
       const later = await up(home)
       console.log(`# minio (${runtime}) later start: ready in ${readyMs(later)} ms`)
+      // A fresh client: the old one's keep-alive sockets led to the server that was stopped.
+      s3.destroy()
+      s3 = client()
       await assertObject('contracts/kept.bin')
       await assertObject('compliance/big.bin')
     })
