@@ -74,7 +74,7 @@ const missingTools = [
 
 if (missing.length === 0) {
   console.log(
-    'setup: the native runtime has everything it needs (rabbitmq-server, redis-server, prometheus).',
+    'setup: the native runtime has everything it needs (rabbitmq-server, redis-server, prometheus; for --with minio: ceph-mon, ceph-osd, radosgw, ceph-common).',
   )
 }
 if (missingTools.length === 0)
