@@ -8,7 +8,6 @@ import {RateLimiter} from '../shared/rate-limit.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {readAdminToken} from '../../contract/files.js'
 import {SseHub} from '../shared/sse.js'
-import {linkInvoice} from './domain.js'
 import {parseCorsOrigins} from './cors.js'
 import {registerPmRoutes} from './routes.js'
 import {PmStore} from './store.js'
@@ -122,7 +121,25 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   })
 
   // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).
-  // Many links in flight share one state-file write.
+  // Many links in flight share one journal fsync. The summary pushed to /metrics/stream counts
+  // every invoice: links push it at most every 100 ms (the first at once), not once each.
+  let pushTimer: NodeJS.Timeout | undefined
+  let pushAgain = false
+  const changed = () => {
+    if (pushTimer) {
+      pushAgain = true
+      return
+    }
+    notifyChange()
+    pushTimer = setTimeout(() => {
+      pushTimer = undefined
+      if (pushAgain) {
+        pushAgain = false
+        changed()
+      }
+    }, 100)
+    pushTimer.unref()
+  }
   await bus.declareInbox('pm.inbox', ['fi.invoice.generated'])
   await bus.consume(
     'pm.inbox',
@@ -135,8 +152,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
         )
         return 'dead'
       }
-      const linked = await store.mutate((state) => linkInvoice(state, parsed.data, new Date()))
-      if (linked) notifyChange()
+      if (await store.link(parsed.data, new Date())) changed()
       return 'ack'
     },
     {prefetch: 64},
@@ -148,7 +164,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     close: async () => {
       metricsHub.close()
       telemetryHub.close()
+      clearTimeout(pushTimer)
       await base.close()
+      await store.close()
     },
   }
 }
