@@ -175,14 +175,15 @@ export class Bus {
     const eventId = envelope.eventId
     if (!this.publisher) return {eventId, status: 'queued'}
     if (!outbox.has(record.id)) return {eventId, status: 'confirmed'}
-    const settled = new Promise<PublishResult['status']>((resolve) => this.waiters.set(record.id, resolve))
+    // A plain timer: an aborted timers/promises delay costs an AbortError (a stack trace) per publish.
+    let timer: NodeJS.Timeout | undefined
+    const settled = new Promise<PublishResult['status']>((resolve) => {
+      this.waiters.set(record.id, resolve)
+      timer = setTimeout(resolve, this.options.confirmTimeoutMs, 'queued')
+    })
     this.flush()
-    const timeout = new AbortController()
     try {
-      const status = await Promise.race([
-        settled,
-        delay(this.options.confirmTimeoutMs, 'queued' as const, {signal: timeout.signal}),
-      ])
+      const status = await settled
       if (status === 'queued' && this.sending.has(record.id)) {
         this.log.warn(
           {eventId, timeoutMs: this.options.confirmTimeoutMs},
@@ -191,7 +192,7 @@ export class Bus {
       }
       return {eventId, status}
     } finally {
-      timeout.abort()
+      clearTimeout(timer)
       this.waiters.delete(record.id)
     }
   }
