@@ -94,6 +94,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   const telemetryHub = new SseHub<Partial<TelemetryQuery>>({maxClientsPerIp: config.SSE_MAX_CLIENTS_PER_IP})
   const base = await startServiceBase('pm', config, {
     logger,
+    // An approval (pm) or an invoice draft (worker) is durable once in the outbox: answering then,
+    // instead of after the broker's confirm too, keeps the per-timesheet section short.
+    maxUnconfirmed: 1000,
     health: async () => {
       const state = await store.health()
       return {
@@ -122,7 +125,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
 
   // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).
   // Many links in flight share one journal fsync. The summary pushed to /metrics/stream counts
-  // every invoice: links push it at most every 100 ms (the first at once), not once each.
+  // every invoice: links push it at most once a second (the first at once), not once each.
   let pushTimer: NodeJS.Timeout | undefined
   let pushAgain = false
   const changed = () => {
@@ -137,7 +140,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
         pushAgain = false
         changed()
       }
-    }, 100)
+    }, 1000)
     pushTimer.unref()
   }
   await bus.declareInbox('pm.inbox', ['fi.invoice.generated'])
