@@ -50,7 +50,9 @@ async function referenceRate(count = 20_000) {
     const queue = `bench.reference.${process.pid}`
     await publisher.assertQueue(queue, {durable: true})
     await consumer.prefetch(256)
-    const body = Buffer.from(JSON.stringify({type: 'bench.reference', payload: {n: 0, note: 'x'.repeat(400)}}))
+    const body = Buffer.from(
+      JSON.stringify({type: 'bench.reference', payload: {n: 0, note: 'x'.repeat(400)}}),
+    )
     let consumed = 0
     let consumerTag
     const done = new Promise((resolve) => {
@@ -156,13 +158,25 @@ function produceTimed(args) {
   )
   // `times`: the shell's user and system time, then its children's.
   const last = run.stderr.trim().split('\n').at(-1) ?? ''
-  const seconds = [...last.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0)
+  const seconds = [...last.matchAll(/(\d+)m([\d.]+)s/g)].reduce(
+    (sum, m) => sum + Number(m[1]) * 60 + Number(m[2]),
+    0,
+  )
   return {status: run.status, stdout: run.stdout, stderr: run.stderr, cpuSeconds: seconds}
 }
 
 async function step(rps, batch) {
   const ticksBefore = cpuTicks()
-  const run = produceTimed(['produce', '--batch', String(batch), '--rps', String(rps), '--wait', '120s', '--json'])
+  const run = produceTimed([
+    'produce',
+    '--batch',
+    String(batch),
+    '--rps',
+    String(rps),
+    '--wait',
+    '120s',
+    '--json',
+  ])
   if (!run.stdout.trim().startsWith('{')) throw new Error(`poc produce failed:\n${run.stdout}${run.stderr}`)
   const result = JSON.parse(run.stdout)
   const ticksAfter = cpuTicks()

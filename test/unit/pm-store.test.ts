@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict'
-import {appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {createProject} from '../../src/services/pm/domain.js'
@@ -194,7 +202,12 @@ describe('pm state store', () => {
     const file = path.join(dir, 'pm-poc-state.json')
     try {
       const old = JSON.parse(readFileSync(seedFile, 'utf8')) as {invoices: unknown[]}
-      old.invoices.push({invoiceId: 'INV-OLD', timesheetId: 'TS-002', status: 'draft', createdAt: now.toISOString()})
+      old.invoices.push({
+        invoiceId: 'INV-OLD',
+        timesheetId: 'TS-002',
+        status: 'draft',
+        createdAt: now.toISOString(),
+      })
       writeFileSync(file, JSON.stringify(old))
       const store = await PmStore.open(file, seedFile, logger)
       assert.ok(store.current.invoices.some((i) => i.invoiceId === 'INV-OLD' && i.source === 'fi'))

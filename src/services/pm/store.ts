@@ -158,7 +158,9 @@ export class PmStore {
     if (this.lines.length >= Math.max(this.compactAfter, this.snapshotInvoices)) {
       this.checkpoint ??= this.stateFile
         .persist()
-        .catch((error: unknown) => this.logger.warn({err: error}, 'pm snapshot failed; the journal keeps the links'))
+        .catch((error: unknown) =>
+          this.logger.warn({err: error}, 'pm snapshot failed; the journal keeps the links'),
+        )
         .finally(() => (this.checkpoint = undefined))
     }
     return true
@@ -200,8 +202,7 @@ export class PmStore {
       if (linkInvoice(state, link, new Date(at), (id) => ids.has(id))) ids.add(link.invoiceId)
       replayed++
     }
-    if (skipped > 0)
-      this.logger.warn({skipped}, 'skipped unreadable pm journal lines (never acknowledged)')
+    if (skipped > 0) this.logger.warn({skipped}, 'skipped unreadable pm journal lines (never acknowledged)')
     if (replayed > 0) this.logger.info({replayed, seq: this.seq}, 'replayed the pm journal on the snapshot')
   }
 
