@@ -807,7 +807,7 @@ export const catalog: readonly ComponentSpec[] = [
     },
   }),
   service('invoice-worker', 'shard consumer creating invoices', 3007, {
-    passEnv: ['FAIL_RATE', 'INVOICE_HOURLY_RATE', 'WORKER_PREFETCH'],
+    passEnv: ['FAIL_RATE', 'INVOICE_HOURLY_RATE'],
     reset: statelessReset,
   }),
   service('gateway', 'fast-path order gateway', 8081, {

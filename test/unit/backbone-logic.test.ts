@@ -4,7 +4,7 @@ import {pino} from 'pino'
 import {decide} from '../../src/services/credit/orders.js'
 import {checkRenewal, dueForReminder, renew, upsertContract} from '../../src/services/contract/domain.js'
 import {FiReadModel, type JournalEntry} from '../../src/services/fi/read-model.js'
-import {inKeyOrder, invoiceHandler, invoiceIdFor} from '../../src/services/invoice-worker/worker.js'
+import {invoiceHandler, invoiceIdFor} from '../../src/services/invoice-worker/worker.js'
 import type {Delivery, PublishRequest} from '../../src/services/shared/bus.js'
 import {type Envelope, makeEnvelope} from '../../src/contract/envelope.js'
 import {HttpError} from '../../src/services/shared/http.js'
@@ -50,49 +50,6 @@ function worker(options: {failRate?: number; random?: () => number} = {}) {
 }
 
 describe('invoice-worker', () => {
-  it('inKeyOrder: one key in delivery order, others alongside; after a failure its key waits for it', async () => {
-    const ran: string[] = []
-    let failNext = new Set(['a1'])
-    let clock = 0
-    const ordered = inKeyOrder(
-      async (envelope) => {
-        const name = String(envelope.payload.note)
-        ran.push(`start ${name}`)
-        await new Promise((resolve) => setTimeout(resolve, name === 'a1' ? 20 : 1))
-        ran.push(`end ${name}`)
-        if (failNext.has(name)) throw new Error(`${name} failed`)
-        return 'ack'
-      },
-      {holdMs: 1000, now: () => clock},
-    )
-    const event = (key: string, note: string) =>
-      makeEnvelope({type: 'pm.timesheet.approved', key, payload: {timesheetId: key, note}}) as Envelope
-    const a1 = event('a', 'a1')
-    const a2 = event('a', 'a2')
-    const results = await Promise.allSettled([
-      ordered(a1, delivery),
-      ordered(a2, delivery),
-      ordered(event('b', 'b1'), delivery),
-    ])
-    assert.deepEqual(
-      results.map((r) => r.status),
-      ['rejected', 'rejected', 'fulfilled'],
-    )
-    assert.match(String((results[1] as PromiseRejectedResult).reason), /held back: event .* of a failed/)
-    assert.deepEqual(ran, ['start a1', 'start b1', 'end b1', 'end a1'], 'b went alongside; a2 never ran')
-    // A later event of a is sent back too, until a1 comes again; then they go in order.
-    await assert.rejects(ordered(event('a', 'a3'), delivery), /held back/)
-    failNext = new Set()
-    assert.equal(await ordered(a1, delivery), 'ack')
-    assert.equal(await ordered(a2, delivery), 'ack')
-    // A failed event that never comes back (purged) holds its key for holdMs only.
-    failNext = new Set(['a1'])
-    await assert.rejects(ordered(a1, delivery), /a1 failed/)
-    await assert.rejects(ordered(a2, delivery), /held back/)
-    clock = 1000
-    assert.equal(await ordered(a2, delivery), 'ack')
-  })
-
   it('names the invoice from the timesheet and idempotency key, so a redelivery names the same one', () => {
     assert.equal(invoiceIdFor('TS-001', 'k1'), invoiceIdFor('TS-001', 'k1'))
     assert.notEqual(invoiceIdFor('TS-001', 'k1'), invoiceIdFor('TS-001', 'k2'))

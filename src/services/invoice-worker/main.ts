@@ -7,14 +7,12 @@ import {createLogger} from '../shared/logger.js'
 import {createRegistry} from '../shared/metrics.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {invoiceWorkerMetrics} from './metrics.js'
-import {inKeyOrder, invoiceHandler} from './worker.js'
+import {invoiceHandler} from './worker.js'
 
 const workerConfig = baseConfig.extend({
   FAIL_RATE: z.coerce.number().min(0).max(1).default(0),
   INVOICE_HOURLY_RATE: z.coerce.number().nonnegative().default(8000),
   INVOICE_CURRENCY: z.string().min(1).default('JPY'),
-  /** Approvals each shard's consumer holds at once (the events of one key still go one at a time). */
-  WORKER_PREFETCH: z.coerce.number().int().min(1).max(1000).default(32),
 })
 
 export const main: ServiceMain = async (env): Promise<RunningService> => {
@@ -54,10 +52,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
       if (latencyMs !== undefined) latency.observe(latencyMs / 1000)
     },
   })
-  // One consumer per shard; the events of one key are handled in publish order (inKeyOrder).
-  const ordered = inKeyOrder(handler)
+  // One consumer per shard with prefetch 1: the events of one key are handled in publish order.
   for (let shard = 0; shard < config.NUM_SHARDS; shard++) {
-    await bus.consume(shardQueue(shard), ordered, {prefetch: config.WORKER_PREFETCH})
+    await bus.consume(shardQueue(shard), handler, {prefetch: 1})
   }
   await base.listen()
 

@@ -3,7 +3,6 @@ import {z} from 'zod'
 import type {Delivery, HandlerOutcome, PublishRequest, PublishResult} from '../shared/bus.js'
 import {exchanges, forcedFailureHeader, redrivenHeader} from '../../contract/topology.js'
 import {type Envelope, makeEnvelope, timesheetApprovedType} from '../../contract/envelope.js'
-import {KeyedSerial} from '../shared/keyed-serial.js'
 import type {Logger} from '../shared/logger.js'
 
 export const approvedType = timesheetApprovedType
@@ -164,35 +163,4 @@ export function invoiceHandler(deps: WorkerDeps) {
     deps.onOutcome?.('generated', latencyMs)
     return 'ack'
   }
-}
-
-/**
- * A shard consumer's handler with a prefetch above 1: the keys (timesheets) of a shard go
- * alongside, the events of one key one at a time in delivery order, i.e. publish order. When
- * one fails (it goes back to its queue), the later events of its key are sent back too, without
- * running, until it comes again (or `holdMs` passed: it may have been purged), so none overtakes it.
- */
-export function inKeyOrder(
-  handler: (envelope: Envelope, delivery: Delivery) => Promise<HandlerOutcome>,
-  options: {holdMs?: number; now?: () => number} = {},
-): (envelope: Envelope, delivery: Delivery) => Promise<HandlerOutcome> {
-  const holdMs = options.holdMs ?? 30_000
-  const now = options.now ?? Date.now
-  const serial = new KeyedSerial()
-  /** Per key, the failed event the others of that key wait for. */
-  const held = new Map<string, {eventId: string; until: number}>()
-  return (envelope, delivery) =>
-    serial.run(envelope.key, async () => {
-      const hold = held.get(envelope.key)
-      if (hold && hold.eventId !== envelope.eventId && now() < hold.until) {
-        throw new Error(`held back: event ${hold.eventId} of ${envelope.key} failed and goes first`)
-      }
-      held.delete(envelope.key)
-      try {
-        return await handler(envelope, delivery)
-      } catch (error) {
-        held.set(envelope.key, {eventId: envelope.eventId, until: now() + holdMs})
-        throw error
-      }
-    })
 }
