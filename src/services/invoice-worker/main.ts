@@ -23,6 +23,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   const {latency, outcomes} = invoiceWorkerMetrics(registry)
   const base = await startServiceBase('invoice-worker', config, {
     logger,
+    // An approval (pm) or an invoice draft (worker) is durable once in the outbox: answering then,
+    // instead of after the broker's confirm too, keeps the per-timesheet section short.
+    maxUnconfirmed: 1000,
     registry,
     health: async () => ({
       ok: redis.status === 'ready',

@@ -559,8 +559,14 @@ function setStatus(timesheet: Timesheet, status: TimesheetStatus): void {
 }
 
 /** fi.invoice.generated → the invoice linked to its timesheet; a redelivery changes nothing. */
-export function linkInvoice(state: PmState, invoice: InvoiceLink, now: Date): boolean {
-  if (state.invoices.some((i) => i.invoiceId === invoice.invoiceId)) return false
+export function linkInvoice(
+  state: PmState,
+  invoice: InvoiceLink,
+  now: Date,
+  /** Whether an invoice id is in state.invoices already (a store passes its index: the list is long). */
+  linked: (invoiceId: string) => boolean = (id) => state.invoices.some((i) => i.invoiceId === id),
+): boolean {
+  if (linked(invoice.invoiceId)) return false
   const timesheet = state.timesheets.find((t) => t.id === invoice.timesheetId)
   const projectCode = invoice.projectCode ?? timesheet?.projectCode
   const project = state.projects.find((p) => p.projectCode === projectCode)

@@ -8,7 +8,6 @@ import {RateLimiter} from '../shared/rate-limit.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {readAdminToken} from '../../contract/files.js'
 import {SseHub} from '../shared/sse.js'
-import {linkInvoice} from './domain.js'
 import {parseCorsOrigins} from './cors.js'
 import {registerPmRoutes} from './routes.js'
 import {PmStore} from './store.js'
@@ -95,6 +94,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   const telemetryHub = new SseHub<Partial<TelemetryQuery>>({maxClientsPerIp: config.SSE_MAX_CLIENTS_PER_IP})
   const base = await startServiceBase('pm', config, {
     logger,
+    // An approval (pm) or an invoice draft (worker) is durable once in the outbox: answering then,
+    // instead of after the broker's confirm too, keeps the per-timesheet section short.
+    maxUnconfirmed: 1000,
     health: async () => {
       const state = await store.health()
       return {
@@ -122,7 +124,25 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   })
 
   // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).
-  // Many links in flight share one state-file write.
+  // Many links in flight share one journal fsync. The summary pushed to /metrics/stream counts
+  // every invoice: links push it at most once a second (the first at once), not once each.
+  let pushTimer: NodeJS.Timeout | undefined
+  let pushAgain = false
+  const changed = () => {
+    if (pushTimer) {
+      pushAgain = true
+      return
+    }
+    notifyChange()
+    pushTimer = setTimeout(() => {
+      pushTimer = undefined
+      if (pushAgain) {
+        pushAgain = false
+        changed()
+      }
+    }, 1000)
+    pushTimer.unref()
+  }
   await bus.declareInbox('pm.inbox', ['fi.invoice.generated'])
   await bus.consume(
     'pm.inbox',
@@ -135,8 +155,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
         )
         return 'dead'
       }
-      const linked = await store.mutate((state) => linkInvoice(state, parsed.data, new Date()))
-      if (linked) notifyChange()
+      if (await store.link(parsed.data, new Date())) changed()
       return 'ack'
     },
     {prefetch: 64},
@@ -148,7 +167,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     close: async () => {
       metricsHub.close()
       telemetryHub.close()
+      clearTimeout(pushTimer)
       await base.close()
+      await store.close()
     },
   }
 }

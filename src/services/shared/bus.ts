@@ -19,6 +19,13 @@ export interface BusOptions {
   confirmTimeoutMs?: number
   /** How long close() keeps sending what is left in the outbox. */
   closeTimeoutMs?: number
+  /**
+   * Publish answers once the event is in the outbox (fsynced), without its confirm, while no
+   * more than this many accepted events await theirs; beyond, it waits as with 0 (the default:
+   * always wait for the confirm, up to the confirm timeout). The outbox makes an event durable
+   * either way; this bounds how far a caller can run ahead of the broker.
+   */
+  maxUnconfirmed?: number
 }
 
 export interface PublishRequest {
@@ -29,7 +36,8 @@ export interface PublishRequest {
 
 /**
  * 'confirmed': the broker has the message on disk. 'queued': it is in the durable outbox and
- * is sent, in order, when the broker is reachable again.
+ * is sent in order: now (its confirm not awaited, see maxUnconfirmed), or when the broker is
+ * reachable again.
  */
 export interface PublishResult {
   eventId: string
@@ -116,7 +124,7 @@ export class Bus {
     if (!Number.isInteger(options.numShards) || options.numShards < 1) {
       throw new RangeError(`numShards must be a positive integer, got ${options.numShards}`)
     }
-    this.options = {confirmTimeoutMs: 5000, closeTimeoutMs: 5000, ...options}
+    this.options = {confirmTimeoutMs: 5000, closeTimeoutMs: 5000, maxUnconfirmed: 0, ...options}
     this.log = options.logger.child({component: 'bus'})
   }
 
@@ -175,14 +183,19 @@ export class Bus {
     const eventId = envelope.eventId
     if (!this.publisher) return {eventId, status: 'queued'}
     if (!outbox.has(record.id)) return {eventId, status: 'confirmed'}
-    const settled = new Promise<PublishResult['status']>((resolve) => this.waiters.set(record.id, resolve))
+    if (outbox.depth <= this.options.maxUnconfirmed) {
+      this.flush()
+      return {eventId, status: 'queued'}
+    }
+    // A plain timer: an aborted timers/promises delay costs an AbortError (a stack trace) per publish.
+    let timer: NodeJS.Timeout | undefined
+    const settled = new Promise<PublishResult['status']>((resolve) => {
+      this.waiters.set(record.id, resolve)
+      timer = setTimeout(resolve, this.options.confirmTimeoutMs, 'queued')
+    })
     this.flush()
-    const timeout = new AbortController()
     try {
-      const status = await Promise.race([
-        settled,
-        delay(this.options.confirmTimeoutMs, 'queued' as const, {signal: timeout.signal}),
-      ])
+      const status = await settled
       if (status === 'queued' && this.sending.has(record.id)) {
         this.log.warn(
           {eventId, timeoutMs: this.options.confirmTimeoutMs},
@@ -191,7 +204,7 @@ export class Bus {
       }
       return {eventId, status}
     } finally {
-      timeout.abort()
+      clearTimeout(timer)
       this.waiters.delete(record.id)
     }
   }

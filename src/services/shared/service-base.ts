@@ -24,6 +24,8 @@ export interface ServiceBaseOptions {
   registry?: Registry
   /** Extra fields for GET /health; `ok: false` answers 503. The bus's status is always there. */
   health?: () => Promise<HealthReport> | HealthReport
+  /** The bus's maxUnconfirmed: publishes answered once in the outbox, while this few await a confirm. */
+  maxUnconfirmed?: number
 }
 
 /**
@@ -43,6 +45,7 @@ export async function startServiceBase(
     outboxFile: path.join(config.DATA_DIR, 'outbox.jsonl'),
     logger,
     service,
+    maxUnconfirmed: options.maxUnconfirmed,
   })
   await bus.start()
   const registry = options.registry ?? createRegistry(service)

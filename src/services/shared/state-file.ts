@@ -13,6 +13,10 @@ export interface StateFileOptions<T> {
   /** The state to start from when there is no file (or an unreadable one). */
   initial: () => Promise<T> | T
   logger: Logger
+  /** What is written for the state (default: the state itself); runs right before each write. */
+  encode?: (state: T) => unknown
+  /** Runs after a write is on disk, with what `encode` gave for it. */
+  written?: (encoded: unknown) => void
 }
 
 /**
@@ -34,9 +38,19 @@ export class StateFile<T> {
     readonly file: string,
     private readonly label: string,
     private readonly logger: Logger,
+    private readonly encode: (state: T) => unknown,
+    private readonly written: (encoded: unknown) => void,
   ) {}
 
-  static async open<T>({file, label, validate, initial, logger}: StateFileOptions<T>): Promise<StateFile<T>> {
+  static async open<T>({
+    file,
+    label,
+    validate,
+    initial,
+    logger,
+    encode = (state) => state,
+    written = () => undefined,
+  }: StateFileOptions<T>): Promise<StateFile<T>> {
     await mkdir(path.dirname(file), {recursive: true})
     let state: T | undefined
     try {
@@ -49,7 +63,7 @@ export class StateFile<T> {
         logger.warn({aside, err: error}, `${label} file unreadable; moved aside, starting afresh`)
       }
     }
-    const store = new StateFile(state ?? (await initial()), file, label, logger)
+    const store = new StateFile<T>(state ?? (await initial()), file, label, logger, encode, written)
     if (state === undefined) await store.persist()
     return store
   }
@@ -83,7 +97,8 @@ export class StateFile<T> {
     await this.persist()
   }
 
-  private persist(): Promise<void> {
+  /** Write the state as it is now (a checkpoint); resolves once that write is on disk. */
+  persist(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.waiting.push({resolve, reject})
       this.flushing ??= this.flush()
@@ -96,8 +111,10 @@ export class StateFile<T> {
       const batch = this.waiting
       this.waiting = []
       try {
-        await writeFileAtomic(this.file, JSON.stringify(this.state))
+        const encoded = this.encode(this.state)
+        await writeFileAtomic(this.file, JSON.stringify(encoded))
         this.writeError = undefined
+        this.written(encoded)
         for (const waiter of batch) waiter.resolve()
       } catch (error) {
         const {code, message} = error as NodeJS.ErrnoException
