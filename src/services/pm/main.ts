@@ -2,11 +2,13 @@ import path from 'node:path'
 import {z} from 'zod'
 import {packageRoot} from '../../lib/package-root.js'
 import type {RunningService, ServiceMain} from '../registry.js'
-import {baseConfig, parseConfig} from '../shared/config.js'
+import {ConfigError, baseConfig, parseConfig} from '../shared/config.js'
 import {createLogger} from '../shared/logger.js'
 import {RateLimiter} from '../shared/rate-limit.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {readAdminToken} from '../../contract/files.js'
+import {type ObjectStoreConfig, objectStoreFromEnv} from '../../contract/object-store.js'
+import type {AttachmentStore} from './attachments.js'
 import {SseHub} from '../shared/sse.js'
 import {linkInvoice} from './domain.js'
 import {parseCorsOrigins} from './cors.js'
@@ -64,10 +66,21 @@ const invoiceGenerated = z.object({
   currency: z.string().optional(),
   hours: z.number().optional(),
   status: z.string().default('draft'),
+  attachmentUrl: z.string().optional(),
 })
+
+/** USE_MINIO and the MINIO_* variables (src/contract/object-store.ts), a bad value failing the start like any other. */
+function objectStoreConfig(env: NodeJS.ProcessEnv): ObjectStoreConfig | undefined {
+  try {
+    return objectStoreFromEnv(env)
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`)
+  }
+}
 
 export const main: ServiceMain = async (env): Promise<RunningService> => {
   const config = parseConfig(pmConfig, env)
+  const objectStore = objectStoreConfig(env)
   const logger = createLogger('pm')
   const home = config.POC_HOME ?? path.resolve(config.DATA_DIR, '..', '..')
   const store = await PmStore.open(
@@ -106,6 +119,17 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     },
   })
   const {bus, app} = base
+  // Uploads run in the background: pm serves at once, an attachment not uploaded yet is answered unavailable.
+  // The SDK loads only then (it takes about a second).
+  let attachments: AttachmentStore | undefined
+  if (objectStore) {
+    const {AttachmentStore} = await import('./attachments.js')
+    attachments = new AttachmentStore({config: objectStore, logger})
+    logger.info(
+      `attachments in object storage: ${objectStore.endpoint}, bucket ${objectStore.bucket}, URLs for ${objectStore.publicEndpoint} valid ${objectStore.presignSeconds} s`,
+    )
+    attachments.ensure(store.current.invoices)
+  }
   const {notifyChange} = registerPmRoutes(app, {
     store,
     telemetry,
@@ -119,6 +143,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     idempotencyStats: () => ({ttlMs: config.IDEMP_TTL_MS}),
     corsOrigins: config.CORS_ORIGIN,
     graphiql: config.NODE_ENV !== 'production',
+    ...(attachments ? {attachments} : {}),
   })
 
   // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).
@@ -136,7 +161,10 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
         return 'dead'
       }
       const linked = await store.mutate((state) => linkInvoice(state, parsed.data, new Date()))
-      if (linked) notifyChange()
+      if (linked) {
+        notifyChange()
+        attachments?.ensure(store.current.invoices.filter((i) => i.invoiceId === parsed.data.invoiceId))
+      }
       return 'ack'
     },
     {prefetch: 64},
@@ -148,6 +176,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     close: async () => {
       metricsHub.close()
       telemetryHub.close()
+      attachments?.close()
       await base.close()
     },
   }
