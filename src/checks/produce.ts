@@ -41,7 +41,10 @@ export const attachmentBytes = {default: 128 * 1024, min: 256, max: 64 * 1024 * 
  * The seed producer's large payload (`{note: 'large-payload', filler: 'x'…}`), with the approval
  * it belongs to, exactly `bytes` long (as JSON).
  */
-export function largePayload(fields: {runId: string; timesheetId: string; approvalKey: string}, bytes: number): Buffer {
+export function largePayload(
+  fields: {runId: string; timesheetId: string; approvalKey: string},
+  bytes: number,
+): Buffer {
   const head = {note: 'large-payload', ...fields}
   const empty = JSON.stringify({...head, filler: ''}).length
   return Buffer.from(JSON.stringify({...head, filler: 'x'.repeat(Math.max(bytes - empty, 0))}))

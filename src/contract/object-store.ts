@@ -85,7 +85,13 @@ export function objectStoreFromEnv(env: NodeJS.ProcessEnv = process.env): Object
   const publicHost = env.MINIO_PUBLIC_ENDPOINT || objectStoreDefaults.endpoint
   const publicPort = port(env.MINIO_PUBLIC_PORT, serverPort, 'MINIO_PUBLIC_PORT')
   // SigV4 presigned URLs are valid for at most 7 days.
-  const presign = whole(env.MINIO_PRESIGN_SECONDS, objectStoreDefaults.presignSeconds, 'MINIO_PRESIGN_SECONDS', 1, 604_800)
+  const presign = whole(
+    env.MINIO_PRESIGN_SECONDS,
+    objectStoreDefaults.presignSeconds,
+    'MINIO_PRESIGN_SECONDS',
+    1,
+    604_800,
+  )
   const maxRetries = whole(env.MINIO_MAX_RETRIES, objectStoreDefaults.maxRetries, 'MINIO_MAX_RETRIES', 1, 100)
   const retryBackoffMs = whole(
     env.MINIO_RETRY_BACKOFF_MS,
@@ -187,7 +193,12 @@ export function objectStoreError(error: unknown): string {
   const e = error as {name?: string; message?: string; code?: string; $metadata?: {httpStatusCode?: number}}
   const status = e.$metadata?.httpStatusCode
   const code = e.code ?? (e as {cause?: {code?: string}}).cause?.code
-  return [e.name && e.name !== 'Error' ? e.name : undefined, status ? `HTTP ${status}` : undefined, code, e.message]
+  return [
+    e.name && e.name !== 'Error' ? e.name : undefined,
+    status ? `HTTP ${status}` : undefined,
+    code,
+    e.message,
+  ]
     .filter(Boolean)
     .filter((part, i, all) => all.indexOf(part) === i)
     .join(': ')

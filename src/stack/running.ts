@@ -45,7 +45,9 @@ export async function runningObjectStore(
 ): Promise<ObjectStoreConfig> {
   const ctx = await runningComponent(home, 'minio')
   const tuning = ['MINIO_PRESIGN_SECONDS', 'MINIO_MAX_RETRIES', 'MINIO_RETRY_BACKOFF_MS'] as const
-  const passed = Object.fromEntries(tuning.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])))
+  const passed = Object.fromEntries(
+    tuning.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
+  )
   try {
     return objectStoreFromEnv({...passed, ...hostObjectStoreEnv(ctx.ports)}) as ObjectStoreConfig
   } catch (error) {

@@ -205,10 +205,16 @@ export class AttachmentStore {
     const {config, logger} = this.options
     const started = performance.now()
     const retry = (what: string) => (error: unknown, attempt: number) =>
-      logger.warn(`object storage: ${what} failed (attempt ${attempt}/${config.maxRetries}): ${objectStoreError(error)}`)
+      logger.warn(
+        `object storage: ${what} failed (attempt ${attempt}/${config.maxRetries}): ${objectStoreError(error)}`,
+      )
     try {
       if (!this.bucketReady) {
-        await withRetries(config, () => ensureBucket(this.client, config.bucket), retry(`bucket ${config.bucket}`))
+        await withRetries(
+          config,
+          () => ensureBucket(this.client, config.bucket),
+          retry(`bucket ${config.bucket}`),
+        )
         this.bucketReady = true
       }
     } catch (error) {

@@ -361,7 +361,8 @@ function resolvers(commands: PmCommands): IResolvers {
       timesheets: (_root, args) => commands.listTimesheets(parseInput(timesheetArgs, given(args))),
       invoices: async (_root, args) => {
         const {limit, ...filter} = parseInput(invoicesArgs, given(args))
-        return (await commands.complianceInvoices(parseInput(invoiceQuery, {...filter, pageSize: limit}))).items
+        return (await commands.complianceInvoices(parseInput(invoiceQuery, {...filter, pageSize: limit})))
+          .items
       },
       complianceInvoices: (_root, args: {filter?: Record<string, unknown> | null}) =>
         commands.complianceInvoices(parseInput(invoiceQuery, given(args.filter))),
