@@ -3,7 +3,7 @@ import {z} from 'zod'
 import {packageRoot} from '../../lib/package-root.js'
 import type {RunningService, ServiceMain} from '../registry.js'
 import {ConfigError, baseConfig, parseConfig} from '../shared/config.js'
-import {createLogger} from '../shared/logger.js'
+import {type Logger, createLogger} from '../shared/logger.js'
 import {RateLimiter} from '../shared/rate-limit.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {readAdminToken} from '../../contract/files.js'
@@ -78,6 +78,14 @@ function objectStoreConfig(env: NodeJS.ProcessEnv): ObjectStoreConfig | undefine
   }
 }
 
+async function loadAttachments(config: ObjectStoreConfig, logger: Logger): Promise<AttachmentStore> {
+  const {AttachmentStore} = await import('./attachments.js')
+  logger.info(
+    `attachments in object storage: ${config.endpoint}, bucket ${config.bucket}, URLs for ${config.publicEndpoint} valid ${config.presignSeconds} s`,
+  )
+  return new AttachmentStore({config, logger})
+}
+
 export const main: ServiceMain = async (env): Promise<RunningService> => {
   const config = parseConfig(pmConfig, env)
   const objectStore = objectStoreConfig(env)
@@ -119,17 +127,13 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     },
   })
   const {bus, app} = base
-  // Uploads run in the background: pm serves at once, an attachment not uploaded yet is answered unavailable.
-  // The SDK loads only then (it takes about a second).
-  let attachments: AttachmentStore | undefined
-  if (objectStore) {
-    const {AttachmentStore} = await import('./attachments.js')
-    attachments = new AttachmentStore({config: objectStore, logger})
-    logger.info(
-      `attachments in object storage: ${objectStore.endpoint}, bucket ${objectStore.bucket}, URLs for ${objectStore.publicEndpoint} valid ${objectStore.presignSeconds} s`,
-    )
-    attachments.ensure(store.current.invoices)
-  }
+  // Uploads run in the background: pm serves at once, an attachment not uploaded yet is answered
+  // unavailable. The SDK takes about half a second to load: that too happens beside the start, and
+  // only an invoice list asked for meanwhile waits for it.
+  const attachments = objectStore ? loadAttachments(objectStore, logger) : undefined
+  attachments
+    ?.then((loaded) => loaded.ensure(store.current.invoices))
+    .catch((error: unknown) => logger.error({err: error}, 'object storage: the S3 client did not load'))
   const {notifyChange} = registerPmRoutes(app, {
     store,
     telemetry,
@@ -143,7 +147,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     idempotencyStats: () => ({ttlMs: config.IDEMP_TTL_MS}),
     corsOrigins: config.CORS_ORIGIN,
     graphiql: config.NODE_ENV !== 'production',
-    ...(attachments ? {attachments} : {}),
+    ...(attachments
+      ? {attachments: {decorate: async (invoices) => (await attachments).decorate(invoices)}}
+      : {}),
   })
 
   // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).
@@ -163,7 +169,8 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
       const linked = await store.mutate((state) => linkInvoice(state, parsed.data, new Date()))
       if (linked) {
         notifyChange()
-        attachments?.ensure(store.current.invoices.filter((i) => i.invoiceId === parsed.data.invoiceId))
+        const invoice = store.current.invoices.filter((i) => i.invoiceId === parsed.data.invoiceId)
+        void attachments?.then((loaded) => loaded.ensure(invoice))
       }
       return 'ack'
     },
@@ -176,7 +183,8 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     close: async () => {
       metricsHub.close()
       telemetryHub.close()
-      attachments?.close()
+      const loaded = await attachments?.catch(() => undefined)
+      loaded?.close()
       await base.close()
     },
   }
