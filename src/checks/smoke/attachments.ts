@@ -1,5 +1,5 @@
 import {setTimeout as delay} from 'node:timers/promises'
-import {presignGet, s3Client, sha256Hex} from '../../contract/object-store.js'
+import {type ObjectStoreConfig, presignGet, s3Client, sha256Hex} from '../../contract/object-store.js'
 import {runningObjectStore} from '../../stack/running.js'
 import {Probe} from './probe.js'
 import type {SmokeTarget} from './target.js'
@@ -38,8 +38,15 @@ export interface AttachmentCheck {
 export async function checkAttachments(target: SmokeTarget, probe: Probe): Promise<AttachmentCheck> {
   check(target.running.has('minio'), 'minio is not running (start it with: poc up --with minio)')
   check(target.running.has('pm'), 'pm is not running (start it with: poc up --only pm)')
-  const store = await runningObjectStore(target.home)
-  const pm = target.url('pm')
+  return checkAttachmentsAt(target.url('pm'), await runningObjectStore(target.home), probe)
+}
+
+/** The check itself, against pm at `pm` and the object store as this host reaches it. */
+export async function checkAttachmentsAt(
+  pm: string,
+  store: ObjectStoreConfig,
+  probe: Probe,
+): Promise<AttachmentCheck> {
   const attachment = await probe.until('an uploaded attachment of inv-2024-0001 in pm', async () => {
     const answer = await probe.http(
       'GET',
