@@ -4,21 +4,29 @@ import {setTimeout as delay} from 'node:timers/promises'
 import type {S3Client} from '@aws-sdk/client-s3'
 
 // The SDK takes about a second to load on this machine: it is loaded on the first client, so the
-// CLI (the catalog reads the defaults here) and pm without USE_MINIO never pay for it.
+// CLI (the catalog reads the defaults here) and pm without USE_MINIO never pay for it. A server
+// loads it with loadSdk() (an import, which lets it answer requests meanwhile); sdk() then answers
+// that copy, else requires it there and then.
 const require = createRequire(import.meta.url)
-/** The S3 SDK (@aws-sdk/client-s3), loaded on first use; every module takes its commands from here. */
-export const sdk = () => require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3')
-const presigner = () =>
-  require('@aws-sdk/s3-request-presigner') as typeof import('@aws-sdk/s3-request-presigner')
+type Sdk = typeof import('@aws-sdk/client-s3')
+type Presigner = typeof import('@aws-sdk/s3-request-presigner')
+let loaded: {sdk?: Sdk; presigner?: Presigner} = {}
 
-/**
- * The object store's contract across processes: the variables the seed stack reads (USE_MINIO,
- * MINIO_ENDPOINT, MINIO_PORT, …, with its defaults), the key prefixes poc writes and
- * `poc reset --with-minio` empties, and one way to build an S3 client from them (AWS SDK v3,
- * path-style, so one endpoint serves every bucket: MinIO and radosgw both answer that way).
- * The catalog sets these variables for pm and the producer when `minio` is in the stack; pm,
- * `poc produce`, reset and smoke read them here and nowhere else.
- */
+/** The S3 SDK (@aws-sdk/client-s3), loaded on first use; every module takes its commands from here. */
+export const sdk = (): Sdk => (loaded.sdk ??= require('@aws-sdk/client-s3') as Sdk)
+const presigner = (): Presigner =>
+  (loaded.presigner ??= require('@aws-sdk/s3-request-presigner') as Presigner)
+
+/** Loads the SDK without blocking the event loop for the whole load (a server, before its first client). */
+export async function loadSdk(): Promise<void> {
+  if (!loaded.sdk) {
+    const [client, signer] = await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('@aws-sdk/s3-request-presigner'),
+    ])
+    loaded = {sdk: loaded.sdk ?? client, presigner: loaded.presigner ?? signer}
+  }
+}
 
 /** What poc writes under a bucket, and all that `poc reset --with-minio` removes (seed: compliance/ and timesheets/). */
 export const objectPrefixes = ['compliance', 'timesheets'] as const

@@ -7,7 +7,7 @@ import {type Logger, createLogger} from '../shared/logger.js'
 import {RateLimiter} from '../shared/rate-limit.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {readAdminToken} from '../../contract/files.js'
-import {type ObjectStoreConfig, objectStoreFromEnv} from '../../contract/object-store.js'
+import {type ObjectStoreConfig, loadSdk, objectStoreFromEnv} from '../../contract/object-store.js'
 import type {AttachmentStore} from './attachments.js'
 import {SseHub} from '../shared/sse.js'
 import {linkInvoice} from './domain.js'
@@ -79,6 +79,7 @@ function objectStoreConfig(env: NodeJS.ProcessEnv): ObjectStoreConfig | undefine
 }
 
 async function loadAttachments(config: ObjectStoreConfig, logger: Logger): Promise<AttachmentStore> {
+  await loadSdk()
   const {AttachmentStore} = await import('./attachments.js')
   logger.info(
     `attachments in object storage: ${config.endpoint}, bucket ${config.bucket}, URLs for ${config.publicEndpoint} valid ${config.presignSeconds} s`,
@@ -128,12 +129,9 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   })
   const {bus, app} = base
   // Uploads run in the background: pm serves at once, an attachment not uploaded yet is answered
-  // unavailable. The SDK takes about half a second to load: that too happens beside the start, and
-  // only an invoice list asked for meanwhile waits for it.
-  const attachments = objectStore ? loadAttachments(objectStore, logger) : undefined
-  attachments
-    ?.then((loaded) => loaded.ensure(store.current.invoices))
-    .catch((error: unknown) => logger.error({err: error}, 'object storage: the S3 client did not load'))
+  // unavailable. The SDK takes about half a second to load: that starts once pm listens, and only
+  // an invoice list asked for meanwhile waits for it.
+  let attachments: Promise<AttachmentStore> | undefined
   const {notifyChange} = registerPmRoutes(app, {
     store,
     telemetry,
@@ -147,8 +145,13 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     idempotencyStats: () => ({ttlMs: config.IDEMP_TTL_MS}),
     corsOrigins: config.CORS_ORIGIN,
     graphiql: config.NODE_ENV !== 'production',
-    ...(attachments
-      ? {attachments: {decorate: async (invoices) => (await attachments).decorate(invoices)}}
+    ...(objectStore
+      ? {
+          attachments: {
+            decorate: async (invoices) =>
+              (await (attachments as Promise<AttachmentStore>)).decorate(invoices),
+          },
+        }
       : {}),
   })
 
@@ -178,6 +181,13 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
   )
 
   await base.listen()
+  if (objectStore) {
+    attachments = loadAttachments(objectStore, logger)
+    // Every invoice, also those linked before this point.
+    attachments
+      .then((loaded) => loaded.ensure(store.current.invoices))
+      .catch((error: unknown) => logger.error({err: error}, 'object storage: the S3 client did not load'))
+  }
 
   return {
     close: async () => {
