@@ -1,23 +1,24 @@
 #!/usr/bin/env node
-// npm run bench:gateway — what the order gateway does on this machine, until `poc bench` exists.
-// Brings up its own RabbitMQ + gateway (fresh POC_HOME, port offset 5650) and measures, with
-// autocannon in this process:
+// npm run bench:gateway — what the order gateway does on this machine.
+// Brings up its own RabbitMQ + gateway (fresh POC_HOME, port offset 5650) and measures:
 //   1. max throughput of POST /orders (valid token, a unique Idempotency-Key per request) next to
-//      a bare node:http server answering the same JSON, same tool, same connections, same run
-//      (alternated, best of two each);
+//      a bare node:http server answering the same JSON, with wrk (1 thread, 64 connections; a Lua
+//      script gives every request its own key), 3 interleaved rounds: the generator is a C program
+//      in its own process, and its CPU share is printed, so the figure is the server's;
 //   2. after `poc reset --gateway` (which also clears the gateway's histograms), a constant
-//      5,000 orders/s: the gateway's own fast_path_processing p50/p99/p999 and durable_ack p99;
+//      5,000 orders/s from `poc bench` (its own process): the gateway's own fast-path p50/p99/p999,
+//      and durable-ack p99 next to fdatasync p99 of the same run;
 //   3. the cost of the synchronous mode (AUDIT_ASYNC_WAL=false: each 202 waits for its order's
-//      fdatasync): max throughput and the client's latency at the same constant rate.
+//      fdatasync): max throughput and the same constant rate.
 //   npm run bench:gateway                  # 10 s per throughput run, 20 s at 5,000/s
 //   npm run bench:gateway -- 5 10 3000     # throughput seconds, rate seconds, rate
-// Needs `npm run build`. Prints a table and, last, one JSON line with every number.
+// Needs `npm run build` and wrk (apt-get install wrk). Prints a table and, last, one JSON line
+// with every number, the generators' CPU shares and the load average of each part.
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
-import autocannon from 'autocannon'
 
 const root = path.resolve(import.meta.dirname, '..')
 const offset = 5650
@@ -53,192 +54,204 @@ http.createServer((req, res) => {
 }).listen(${barePort}, '127.0.0.1', () => console.log('ready'))
 `
 
-function orderRequests(token, prefix) {
-  let i = 0
-  // Both sides around one price, so the books match and rest as real flow would.
-  const bodies = Array.from({length: 20}, (_, k) =>
-    JSON.stringify({
-      symbol: 'BTC',
-      side: k % 2 ? 'BUY' : 'SELL',
-      type: 'LIMIT',
-      qty: 1,
-      price: 95 + (k % 10),
-    }),
+// Both sides around one price, so the books match and rest as real flow would.
+const wrkScript = `
+local token = os.getenv("BENCH_TOKEN")
+local prefix = os.getenv("BENCH_PREFIX")
+local n = 0
+local bodies = {}
+for k = 0, 19 do
+  local side = "SELL"
+  if k % 2 == 1 then side = "BUY" end
+  bodies[k + 1] = string.format('{"symbol":"BTC","side":"%s","type":"LIMIT","qty":1,"price":%d}', side, 95 + (k % 10))
+end
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/orders", {
+    ["content-type"] = "application/json",
+    ["authorization"] = "Bearer " .. token,
+    ["idempotency-key"] = prefix .. "-" .. n,
+  }, bodies[(n % 20) + 1])
+end
+`
+const wrkScriptPath = path.join(home, 'orders.lua')
+
+/** CPU seconds of this process's waited-for children so far (utime + stime of /proc/self/stat). */
+function childrenCpuSeconds() {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+  // After "pid (comm) ", cutime and cstime are fields 14 and 15 (0-based 13, 14), in clock ticks.
+  return (Number(fields[13]) + Number(fields[14])) / 100
+}
+
+function loadAverage() {
+  return os.loadavg()[0].toFixed(2)
+}
+
+/** wrk's closed-loop maximum against `url`, with the CPU share wrk itself used. */
+function wrkMax(url, token, prefix) {
+  const cpuBefore = childrenCpuSeconds()
+  const started = performance.now()
+  const result = spawnSync(
+    'wrk',
+    ['-t1', `-c${connections}`, `-d${maxSeconds}s`, '-s', wrkScriptPath, `${url}/orders`],
+    {encoding: 'utf8', env: {...process.env, BENCH_TOKEN: token, BENCH_PREFIX: prefix}},
   )
-  return [
-    {
-      method: 'POST',
-      path: '/orders',
-      setupRequest: (request) => {
-        i++
-        request.body = bodies[i % bodies.length]
-        request.headers = {
-          'content-type': 'application/json',
-          authorization: `Bearer ${token}`,
-          'idempotency-key': `${prefix}-${i}`,
-        }
-        return request
-      },
+  if (result.error || result.status !== 0) {
+    throw new Error(`wrk failed (${result.error?.message ?? `exit ${result.status}`}): ${result.stderr}`)
+  }
+  const seconds = (performance.now() - started) / 1000
+  const requestsPerSec = Math.round(Number(result.stdout.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN))
+  const non2xx = Number(result.stdout.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0)
+  const socketErrors = result.stdout.match(/Socket errors:.*/)?.[0]
+  return {
+    requestsPerSec,
+    non2xx,
+    ...(socketErrors ? {socketErrors} : {}),
+    generatorCpuShare: Number(((childrenCpuSeconds() - cpuBefore) / seconds).toFixed(2)),
+    load: loadAverage(),
+  }
+}
+
+/** `poc bench` at a constant rate, in its own process: its result file and its own CPU share. */
+function benchAtRate(prefix) {
+  const out = path.join(home, `${prefix}.json`)
+  const cpuBefore = childrenCpuSeconds()
+  const started = performance.now()
+  poc(['bench', '--rate', String(rate), '--duration', `${rateSeconds}s`, '--out', out, '--json'])
+  const seconds = (performance.now() - started) / 1000
+  const result = JSON.parse(readFileSync(out, 'utf8'))
+  const http = result.metrics.http
+  const queue = result.metrics.persistence_queue
+  return {
+    client: {
+      sentPerSec: Math.round(http.achieved_rate),
+      late: http.late_sends,
+      unsent: http.unsent,
+      correctedP99Us: http.corrected_latency_us.p99,
+      statuses: http.status_counts,
+      valid: result.measurement.valid,
     },
-  ]
-}
-
-async function load(url, options) {
-  const result = await autocannon({url, connections, ...options})
-  const statuses = {
-    '2xx': result['2xx'],
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-  }
-  return {
-    requestsPerSec: Math.round(result.requests.average),
-    total: result.requests.total,
-    latencyMs: {p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max},
-    statuses,
-  }
-}
-
-async function gatewayMetrics() {
-  const text = await (await fetch(`${gatewayUrl}/metrics`)).text()
-  const value = (name) => Number(text.match(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm'))?.[1] ?? NaN)
-  const triple = (name) => ({
-    p50: value(`gateway_${name}_p50_us`),
-    p99: value(`gateway_${name}_p99_us`),
-    p999: value(`gateway_${name}_p999_us`),
-    count: value(`gateway_${name}_seconds_count`),
-  })
-  return {
-    fast_path_processing: triple('fast_path_processing'),
-    ack: triple('ack'),
-    wal_enqueue: triple('wal_enqueue'),
-    durable_ack: triple('durable_ack'),
-    fdatasync: triple('fdatasync'),
+    server: {
+      fast_path_processing: result.metrics.fast_path.process_latency_us,
+      durable_ack: queue.durable_ack_latency_us,
+      fdatasync: queue.fdatasync_latency_us,
+      wal_enqueue: queue.wal_enqueue_latency_us,
+    },
+    generatorCpuShare: Number(((childrenCpuSeconds() - cpuBefore) / seconds).toFixed(2)),
+    load: loadAverage(),
   }
 }
 
 let bare
 try {
+  if (spawnSync('wrk', ['--version']).error) {
+    console.error('bench:gateway needs wrk: apt-get install wrk (npm run setup installs it)')
+    process.exit(1)
+  }
+  writeFileSync(wrkScriptPath, wrkScript)
   process.stderr.write(`bench:gateway: bringing up RabbitMQ and the gateway in ${home} (offset ${offset})\n`)
   // One account sends everything here: lift its token bucket so the limit is the gateway, not the policy.
-  poc(['up', '--only', 'gateway', '--port-offset', String(offset)], {
-    RATE_LIMIT_PER_SEC: '1000000000',
-    RATE_LIMIT_BURST: '1000000000',
-  })
+  const unlimited = {RATE_LIMIT_PER_SEC: '1000000000', RATE_LIMIT_BURST: '1000000000'}
+  poc(['up', '--only', 'gateway', '--port-offset', String(offset)], unlimited)
   const token = poc(['token', '--account', 'bench']).trim().split('\n').at(-1)
   bare = spawn('node', ['-e', bareServer], {stdio: ['ignore', 'pipe', 'inherit']})
   await new Promise((resolve) => bare.stdout.once('data', resolve))
+  const bareUrl = `http://127.0.0.1:${barePort}`
 
-  process.stderr.write(`warming up both for 3 s\n`)
-  await load(gatewayUrl, {duration: 3, requests: orderRequests(token, 'warm')})
-  await load(`http://127.0.0.1:${barePort}`, {duration: 3, requests: orderRequests(token, 'warm')})
+  process.stderr.write(`warming up both\n`)
+  wrkMax(gatewayUrl, token, 'warm-gw')
+  wrkMax(bareUrl, token, 'warm-bare')
 
-  // Alternated and best of two each: the gateway's background work (outbox, fdatasync) after
-  // its run, or anything else on this machine, must not decide the ratio.
-  process.stderr.write(
-    `max throughput: ${maxSeconds} s per run, ${connections} connections, bare and gateway twice each\n`,
-  )
-  const best = (a, b) => (!a || b.requestsPerSec > a.requestsPerSec ? b : a)
-  let bareMax
-  let gatewayMax
-  for (let round = 1; round <= 2; round++) {
-    bareMax = best(
-      bareMax,
-      await load(`http://127.0.0.1:${barePort}`, {
-        duration: maxSeconds,
-        requests: orderRequests(token, `bare${round}`),
-      }),
-    )
-    gatewayMax = best(
-      gatewayMax,
-      await load(gatewayUrl, {duration: maxSeconds, requests: orderRequests(token, `max${round}`)}),
+  // Interleaved rounds: the gateway's background work (outbox, fdatasync) after its run, or
+  // anything else on this machine, falls on both alike; the ratio is of the medians.
+  process.stderr.write(`max throughput: wrk, 3 rounds of ${maxSeconds} s each, bare and gateway in turn\n`)
+  const rounds = []
+  for (let round = 1; round <= 3; round++) {
+    const bareRun = wrkMax(bareUrl, token, `bare${round}`)
+    const gatewayRun = wrkMax(gatewayUrl, token, `max${round}`)
+    rounds.push({
+      bare: bareRun,
+      gateway: gatewayRun,
+      ratio: Number((gatewayRun.requestsPerSec / bareRun.requestsPerSec).toFixed(3)),
+    })
+    process.stderr.write(
+      `  round ${round}: gateway ${gatewayRun.requestsPerSec}/s, bare ${bareRun.requestsPerSec}/s, ratio ${rounds.at(-1).ratio}, load ${gatewayRun.load}\n`,
     )
     await delay(2000)
   }
   bare.kill()
   bare = undefined
+  const median = (values) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]
+  const gatewayMax = median(rounds.map((r) => r.gateway.requestsPerSec))
+  const bareMax = median(rounds.map((r) => r.bare.requestsPerSec))
+  const ratio = gatewayMax / bareMax
 
-  // After a reset (which also clears the gateway's histograms): the client's figures and the server's.
-  const atRate = async (prefix) => {
+  const atRate = (prefix) => {
     poc(['reset', '--yes', '--gateway'])
-    await delay(500)
-    const client = await load(gatewayUrl, {
-      duration: rateSeconds,
-      overallRate: rate,
-      requests: orderRequests(token, prefix),
-    })
-    await delay(500)
-    return {client, server: await gatewayMetrics()}
+    return benchAtRate(prefix)
   }
-  process.stderr.write(`reset the gateway, then ${rate} orders/s for ${rateSeconds} s\n`)
-  const {client: steady, server} = await atRate('rate')
+  process.stderr.write(`reset the gateway, then poc bench at ${rate} orders/s for ${rateSeconds} s\n`)
+  const steady = atRate('rate')
 
   process.stderr.write(`synchronous mode (AUDIT_ASYNC_WAL=false): max throughput, then ${rate}/s\n`)
   poc(['down', '--only', 'gateway'])
-  poc(['up', '--only', 'gateway', '--port-offset', String(offset)], {
-    RATE_LIMIT_PER_SEC: '1000000000',
-    RATE_LIMIT_BURST: '1000000000',
-    AUDIT_ASYNC_WAL: 'false',
-  })
-  const syncMax = await load(gatewayUrl, {duration: maxSeconds, requests: orderRequests(token, 'syncmax')})
-  const {client: syncSteady, server: syncServer} = await atRate('syncrate')
+  poc(['up', '--only', 'gateway', '--port-offset', String(offset)], {...unlimited, AUDIT_ASYNC_WAL: 'false'})
+  const syncMax = wrkMax(gatewayUrl, token, 'syncmax')
+  const syncSteady = atRate('syncrate')
 
-  const ratio = gatewayMax.requestsPerSec / bareMax.requestsPerSec
+  const pct = (v) => [`p50 ${v.p50} µs`, `p99 ${v.p99} µs`, `p999 ${v.p999} µs (n=${v.count ?? '?'})`]
   const rows = [
+    ...rounds.map((r, i) => [
+      `round ${i + 1}: gateway / bare`,
+      `${r.gateway.requestsPerSec} / ${r.bare.requestsPerSec}`,
+      `ratio ${r.ratio}`,
+      `wrk CPU ${r.gateway.generatorCpuShare} / ${r.bare.generatorCpuShare} core, load ${r.gateway.load}`,
+    ]),
     [
-      'max POST /orders, gateway',
-      `${gatewayMax.requestsPerSec} req/s`,
-      `p50 ${gatewayMax.latencyMs.p50} ms, p99 ${gatewayMax.latencyMs.p99} ms`,
-      `non-2xx ${gatewayMax.statuses.non2xx}`,
-    ],
-    [
-      'max, bare node:http',
-      `${bareMax.requestsPerSec} req/s`,
-      `p50 ${bareMax.latencyMs.p50} ms, p99 ${bareMax.latencyMs.p99} ms`,
-      `non-2xx ${bareMax.statuses.non2xx}`,
+      'max POST /orders (median)',
+      `${gatewayMax} req/s`,
+      `bare node:http ${bareMax} req/s`,
+      `non-2xx ${rounds.map((r) => r.gateway.non2xx).join('/')}`,
     ],
     ['ratio gateway / bare', ratio.toFixed(2), '', ''],
     [
-      `at ${rate}/s: sent`,
-      `${steady.requestsPerSec} req/s`,
-      `p50 ${steady.latencyMs.p50} ms, p99 ${steady.latencyMs.p99} ms`,
-      `non-2xx ${steady.statuses.non2xx}`,
+      `at ${rate}/s: poc bench sent`,
+      `${steady.client.sentPerSec} req/s`,
+      `late ${steady.client.late}, unsent ${steady.client.unsent}`,
+      `generator CPU ${steady.generatorCpuShare} core, load ${steady.load}, valid ${steady.client.valid}`,
     ],
-    ...Object.entries(server).map(([name, v]) => [
-      `at ${rate}/s: ${name}`,
-      `p50 ${v.p50} µs`,
-      `p99 ${v.p99} µs`,
-      `p999 ${v.p999} µs (n=${v.count})`,
-    ]),
+    ...Object.entries(steady.server).map(([name, v]) => [`at ${rate}/s: ${name}`, ...pct(v)]),
+    [
+      `at ${rate}/s: durable ack / fdatasync`,
+      `p99 ratio ${(steady.server.durable_ack.p99 / steady.server.fdatasync.p99).toFixed(2)}`,
+      '',
+      '',
+    ],
     [
       'sync mode: max POST /orders',
       `${syncMax.requestsPerSec} req/s`,
-      `p50 ${syncMax.latencyMs.p50} ms, p99 ${syncMax.latencyMs.p99} ms`,
-      `${(syncMax.requestsPerSec / gatewayMax.requestsPerSec).toFixed(2)} of async`,
+      `${(syncMax.requestsPerSec / gatewayMax).toFixed(2)} of async`,
+      `non-2xx ${syncMax.non2xx}`,
     ],
     [
       `sync mode at ${rate}/s: sent`,
-      `${syncSteady.requestsPerSec} req/s`,
-      `p50 ${syncSteady.latencyMs.p50} ms, p99 ${syncSteady.latencyMs.p99} ms`,
-      `non-2xx ${syncSteady.statuses.non2xx}`,
+      `${syncSteady.client.sentPerSec} req/s`,
+      `corrected p99 ${syncSteady.client.correctedP99Us} µs`,
+      `late ${syncSteady.client.late}, unsent ${syncSteady.client.unsent}`,
     ],
-    [
-      `sync mode at ${rate}/s: ack`,
-      `p50 ${syncServer.ack.p50} µs`,
-      `p99 ${syncServer.ack.p99} µs`,
-      `fdatasync p99 ${syncServer.fdatasync.p99} µs`,
-    ],
+    [`sync mode at ${rate}/s: durable ack`, ...pct(syncSteady.server.durable_ack)],
+    [`sync mode at ${rate}/s: fdatasync`, ...pct(syncSteady.server.fdatasync)],
   ]
-  for (const row of rows) console.log(row.map((cell, i) => String(cell).padEnd([32, 16, 34, 0][i])).join(' '))
+  for (const row of rows) console.log(row.map((cell, i) => String(cell).padEnd([36, 20, 34, 0][i])).join(' '))
   console.log(
     JSON.stringify({
+      rounds,
       gatewayMax,
       bareMax,
       ratio: Number(ratio.toFixed(3)),
       rate,
       steady,
-      server,
-      sync: {max: syncMax, steady: syncSteady, server: syncServer},
+      sync: {max: syncMax, steady: syncSteady},
     }),
   )
 } finally {

@@ -53,6 +53,8 @@ const harnessTools = [
     debianPackage: 'fonts-ipafont-gothic',
     searchPath: false,
   },
+  // The load generator npm run bench:gateway and bench:generator measure the server with.
+  {name: 'wrk', candidates: ['/usr/bin/wrk'], debianPackage: 'wrk', searchPath: true},
   // Reads compose/compose.yaml in a test, as a user running the stack by hand would.
   {
     name: 'podman-compose',
@@ -72,12 +74,12 @@ const missingTools = [
 
 if (missing.length === 0) {
   console.log(
-    'setup: the native runtime has everything it needs (rabbitmq-server, redis-server, prometheus).',
+    'setup: the native runtime has everything it needs (rabbitmq-server, redis-server, prometheus; for --with minio: ceph-mon, ceph-osd, radosgw, ceph-common).',
   )
 }
 if (missingTools.length === 0)
   console.log(
-    'setup: the harness has its tools (chromium, a Japanese font, podman, runc, debootstrap, promtool, podman-compose).',
+    'setup: the harness has its tools (chromium, a Japanese font, podman, runc, debootstrap, promtool, podman-compose, wrk).',
   )
 if (missing.length + missingTools.length > 0) installDebianPackages(missing, missingTools)
 console.log('setup: done. Next: npx poc up')

@@ -37,9 +37,29 @@ if (suites.includes('integration')) {
   }
 }
 
+// Two files at a time, but only one integration file (scripts/test-serial.mjs holds a lock for it):
+// a unit file or two is queued after each integration file, so the unit tests run in the second
+// slot while the integration files run one after another.
+const unit = files.filter((f) => f.startsWith(path.join('test', 'unit')))
+const integration = files.filter((f) => !unit.includes(f))
+const perGap = integration.length > 0 ? Math.ceil(unit.length / integration.length) : unit.length
+const ordered =
+  integration.length > 0
+    ? integration.flatMap((f, i) => [f, ...unit.slice(i * perGap, (i + 1) * perGap)])
+    : unit
+
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--import',
+    path.join(root, 'scripts', 'test-serial.mjs'),
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    ...ordered,
+  ],
   {cwd: root, stdio: 'inherit'},
 )
 process.exit(result.status ?? 1)

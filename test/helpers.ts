@@ -14,7 +14,7 @@ const binRun = path.join(repoRoot, 'bin', 'run.js')
  * Port offsets of the test stacks: every integration file has its own, so files never share a
  * port with each other or with a developer's stack on the default ports (a unit test checks).
  * All stay below the kernel's ephemeral range (32768+), where client sockets could take them.
- * Offsets still free with this set (ui's 4000 counted): 2300 2325 2500 2525 2550 2575
+ * Offsets still free with this set (ui's 4000 counted): 2500 2525 2550 2575
  * 2700 2725 2750 2775 3875 3900 3925 3950 4075 4100 4125 4150.
  */
 export const testPortOffsets = {
@@ -45,6 +45,8 @@ export const testPortOffsets = {
   uiPodman: 2125,
   salesCredit: 2150,
   smokeUi: 2175,
+  minio: 2300,
+  minioPodman: 2325,
   attachments: 2350,
   attachmentsPodman: 2375,
 } as const
@@ -64,12 +66,14 @@ export async function runPoc(
   home: string,
   args: string[],
   env: Record<string, string> = {},
+  /** Longer for a call that may build a local image (about 3 minutes cold for minio's). */
+  timeoutMs = 180_000,
 ): Promise<PocRun> {
   const result = await execa('node', [binRun, ...args], {
     // The native runtime unless a test asks for another: auto would pick podman where it is installed.
     env: {POC_HOME: home, NO_COLOR: '1', POC_RUNTIME: 'native', ...env},
     reject: false,
-    timeout: 180_000,
+    timeout: timeoutMs,
   })
   // oclif wraps error messages at the terminal width; tests match the sentence, not the wrapping.
   const stderr = result.stderr.replace(/\s*\n ›\s+/g, ' ')

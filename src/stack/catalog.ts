@@ -8,7 +8,18 @@ import type {PocHome} from './home.js'
 import {Redis} from 'ioredis'
 import {type ObservabilityAddresses, grafanaFiles, lokiFiles, promtailFiles} from './observability-files.js'
 import {scrapeTargets, targetsNotUp, writePrometheusFiles} from './prometheus-config.js'
+import {findBinary} from './native.js'
 import {type ReadinessCheck, allOf, amqpConnect, http, redisPing} from './readiness.js'
+import {
+  cephS3Env,
+  cephS3Script,
+  containerDataDir,
+  runCephInit,
+  s3Ready,
+  s3ServerPassEnv,
+  s3ServerSettings,
+  writeS3ServerSettings,
+} from './s3-server.js'
 import {ensureAdminToken, ensureGatewaySecrets, gatewaySecretFiles, secretsDir} from './secrets.js'
 
 /**
@@ -167,7 +178,7 @@ export interface ResetRecipe {
 
 export const adminResetRoute = '/admin/reset'
 
-export const localImageNames = ['rabbitmq', 'redis', 'prometheus', 'services'] as const
+export const localImageNames = ['rabbitmq', 'redis', 'minio', 'prometheus', 'services'] as const
 export type LocalImageName = (typeof localImageNames)[number]
 
 export interface ComponentSpec {
@@ -528,7 +539,7 @@ function containerOnly(
     name,
     summary,
     kind: 'infrastructure',
-    group: name === 'minio' ? 'minio' : 'observability',
+    group: 'observability',
     ports,
     dependsOn,
     startTimeoutMs: defaultStartTimeoutMs,
@@ -537,16 +548,130 @@ function containerOnly(
     urls: (ctx) =>
       Object.fromEntries(Object.entries(ctx.ports).map(([n, p]) => [n, `http://${ctx.host}:${p}`])),
     container,
-    ...(name === 'minio'
-      ? {
-          reset: {
-            running: 'direct',
-            data: 'compliance/ and timesheets/ of every bucket',
-            optIn: 'minio',
-          } as const,
-        }
-      : {}),
   }
+}
+
+/** A MinIO server, when one is installed (not in Debian): preferred natively over Ceph. */
+const minioBinary: BinaryRequirement = {
+  name: 'minio',
+  candidates: [],
+  debianPackage: 'minio (not in Debian: https://min.io/download)',
+  searchPath: true,
+}
+
+/** Debian's Ceph: the S3 server natively where no minio binary is installed (s3-server.ts). */
+const cephBinaries: BinaryRequirement[] = [
+  {name: 'ceph-mon', candidates: ['/usr/bin/ceph-mon'], debianPackage: 'ceph-mon', searchPath: true},
+  {name: 'ceph-osd', candidates: ['/usr/bin/ceph-osd'], debianPackage: 'ceph-osd', searchPath: true},
+  {name: 'radosgw', candidates: ['/usr/bin/radosgw'], debianPackage: 'radosgw', searchPath: true},
+  {name: 'ceph', candidates: ['/usr/bin/ceph'], debianPackage: 'ceph-common', searchPath: true},
+  {name: 'curl', candidates: ['/usr/bin/curl'], debianPackage: 'curl', searchPath: true},
+  {name: 'bash', candidates: ['/bin/bash', '/usr/bin/bash'], debianPackage: 'bash', searchPath: true},
+]
+
+/** Where the script of the Ceph form is written natively. */
+function cephScriptFile(ctx: ComponentContext): string {
+  return path.join(ctx.dataDir, 'poc-ceph-s3')
+}
+
+/**
+ * Object storage for the seed's compliance documents and timesheet attachments (issue 18): an
+ * S3 server on `api`, its user and bucket from MINIO_ROOT_USER, MINIO_ROOT_PASSWORD and
+ * MINIO_BUCKET. Natively a minio binary when installed, else Debian's Ceph (monitor, OSD and
+ * radosgw as three processes); in containers the official image, else poc's local one (the same
+ * Ceph, in one container). Its data lives in data/ under the component's directory in every form.
+ */
+const minio: ComponentSpec = {
+  name: 'minio',
+  summary: "S3 object storage (MinIO, or radosgw from Debian's Ceph)",
+  kind: 'infrastructure',
+  group: 'minio',
+  ports: [
+    {name: 'api', port: 9000},
+    {name: 'console', port: 9001},
+    // Ceph's monitor and the OSD's four messengers (public, cluster, two heartbeats), pinned so
+    // that two stacks never meet on Ceph's default 6800-7300.
+    {name: 'mon', port: 6812, internal: true},
+    {name: 'osd', port: 6808, internal: true},
+    {name: 'osd2', port: 6809, internal: true},
+    {name: 'osd3', port: 6810, internal: true},
+    {name: 'osd4', port: 6811, internal: true},
+  ],
+  dependsOn: [],
+  // A first start formats the OSD and creates radosgw's pools (~15 s here, more under load).
+  startTimeoutMs: 120_000,
+  stopGraceMs: 20_000,
+  reset: {
+    running: 'direct',
+    data: 'compliance/ and timesheets/ of every bucket, through the S3 API',
+    optIn: 'minio',
+  },
+  passEnv: s3ServerPassEnv,
+  readiness: s3Ready,
+  urls: (ctx) => ({
+    api: `http://${ctx.host}:${ctx.ports.api}`,
+    console: `http://${ctx.host}:${ctx.ports.console}`,
+  }),
+  container: {
+    image: 'docker.io/minio/minio:latest',
+    localImage: 'minio',
+    // The official image's arguments; poc's local image reads the same (its data in /data).
+    cmd: () => ['server', containerDataDir, '--console-address', ':9001'],
+    env: (ctx) => cephS3Env(containerDataDir, ctx.bind, s3ServerSettings()),
+    prepare: async (ctx) => {
+      await mkdir(ctx.dataDir, {recursive: true})
+      await writeS3ServerSettings(ctx.dataDir, s3ServerSettings())
+    },
+    data: [{dir: 'data', target: containerDataDir}],
+  },
+  native: {
+    get binaries() {
+      return findBinary(minioBinary) ? [minioBinary] : cephBinaries
+    },
+    prepare: async (ctx) => {
+      const data = path.join(ctx.dataDir, 'data')
+      await mkdir(data, {recursive: true})
+      const settings = s3ServerSettings()
+      await writeS3ServerSettings(ctx.dataDir, settings)
+      if (findBinary(minioBinary)) return
+      await writeFile(cephScriptFile(ctx), cephS3Script, {mode: 0o755})
+      await runCephInit(cephScriptFile(ctx), cephS3Env(data, ctx, settings))
+    },
+    processes: (ctx, bin) => {
+      const data = path.join(ctx.dataDir, 'data')
+      const settings = s3ServerSettings()
+      if (bin.minio) {
+        // Not testable here (no MinIO build in Debian): MinIO's own flags, readiness its /minio/health/ready.
+        return [
+          {
+            role: 'server',
+            command: bin.minio,
+            args: [
+              'server',
+              data,
+              '--address',
+              `${ctx.host}:${ctx.ports.api}`,
+              '--console-address',
+              `${ctx.host}:${ctx.ports.console}`,
+            ],
+            env: {
+              HOME: ctx.dataDir,
+              MINIO_ROOT_USER: settings.user,
+              MINIO_ROOT_PASSWORD: settings.password,
+            },
+            cwd: ctx.dataDir,
+          },
+        ]
+      }
+      return ['mon', 'osd', 'rgw'].map((role) => ({
+        role,
+        command: bin.bash as string,
+        args: [cephScriptFile(ctx), role],
+        env: cephS3Env(data, ctx, settings),
+        cwd: ctx.dataDir,
+      }))
+    },
+  },
 }
 
 /** Where Grafana and Promtail reach Prometheus and Loki from where they run. */
@@ -730,20 +855,7 @@ function service(name: ComponentName, summary: string, port: number, options: Se
 export const catalog: readonly ComponentSpec[] = [
   rabbitmq,
   redis,
-  containerOnly(
-    'minio',
-    'MinIO object storage',
-    [
-      {name: 'api', port: 9000},
-      {name: 'console', port: 9001},
-    ],
-    {
-      image: 'docker.io/minio/minio:latest',
-      cmd: () => ['server', '/data', '--console-address', ':9001'],
-      data: [{dir: 'data', target: '/data'}],
-    },
-    '/minio/health/ready',
-  ),
+  minio,
   prometheus,
   containerOnly(
     'grafana',

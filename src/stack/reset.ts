@@ -1,10 +1,11 @@
-import {readdir, rm, stat} from 'node:fs/promises'
+import {stat} from 'node:fs/promises'
 import path from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
 import type {ConfirmChannel} from 'amqplib'
 import {Redis} from 'ioredis'
 import {idempotencyRedisKey} from '../contract/idempotency.js'
 import {readAdminToken} from '../contract/files.js'
+import {objectPrefixes} from '../contract/object-store.js'
 import {findBroker} from './broker.js'
 import {
   type ComponentContext,
@@ -20,6 +21,7 @@ import type {PocHome} from './home.js'
 import {withLock} from './lock.js'
 import {processesAlive} from './native.js'
 import {pidsWorkingUnder} from './proc.js'
+import {clearObjectPrefixes, objectStoreOf, readS3ServerSettings} from './s3-server.js'
 import {removeComponentData} from './stack.js'
 import {readState} from './state.js'
 
@@ -58,9 +60,6 @@ export interface ResetContext {
 /** Every key family our services write to Redis. */
 export const redisKeyPatterns = [`${idempotencyRedisKey('')}*`]
 
-/** The MinIO prefixes a reset clears in every bucket. */
-export const minioPrefixes = ['compliance', 'timesheets']
-
 /** After the first purge, in-flight work (at most a prefetch per consumer) is waited out this way. */
 const settleIntervalMs = 250
 const maxSettleRounds = 20
@@ -93,18 +92,6 @@ export function purgeableQueues(names: string[]): string[] {
   return names.filter((name) => !name.startsWith('amq.')).sort()
 }
 
-/** Under a MinIO data directory, the prefix directories to delete: each bucket's compliance/ and timesheets/. */
-export function minioPrefixPaths(
-  minioDir: string,
-  entries: Array<{name: string; isDirectory: boolean}>,
-): string[] {
-  // `.minio.sys` holds MinIO's own configuration, not a bucket.
-  const buckets = entries.filter((e) => e.isDirectory && !e.name.startsWith('.')).map((e) => e.name)
-  return buckets
-    .sort()
-    .flatMap((bucket) => minioPrefixes.map((prefix) => path.join(minioDir, bucket, prefix)))
-}
-
 /**
  * Puts the stack in $POC_HOME back to its starting data: running components through their live
  * interfaces, stopped ones by deleting their files. Holds the stack lock, so it never races
@@ -129,19 +116,14 @@ export async function resetStack(request: ResetRequest, context: ResetContext): 
     const steps = new Map<ComponentName, ResetStep>()
     const done = (step: ResetStep) => steps.set(step.component, step)
 
-    if (running.has('minio')) {
-      throw new PocError('clearing a running MinIO is not supported yet', {
-        code: 'minio_running',
-        suggestions: [
-          'Stop it first (poc down --only minio), then run poc reset --with-minio again.',
-          'Or reset without --with-minio.',
-        ],
+    if (request.withMinio && !running.has('minio') && (await exists(home.dataDirOf('minio')))) {
+      throw new PocError('minio is not running: poc reset --with-minio clears it through its S3 API', {
+        code: 'minio_stopped',
+        suggestions: ['Start it first (poc up --with minio), then run poc reset --with-minio again.'],
       })
     }
     const stopped = targets.filter((name) => !running.has(name) && name !== 'minio')
-    for (const name of [...stopped, ...(request.withMinio ? (['minio'] as const) : [])]) {
-      assertNothingRunsFrom(home, name)
-    }
+    for (const name of stopped) assertNothingRunsFrom(home, name)
     try {
       const resetServices = async () => {
         for (const name of targets) {
@@ -189,7 +171,7 @@ export async function resetStack(request: ResetRequest, context: ResetContext): 
       }
 
       for (const name of stopped) done(await removeStoppedData(home, name))
-      if (request.withMinio) done(await clearMinio(home))
+      if (request.withMinio) done(await clearMinio(running.has('minio') ? ctx('minio') : undefined))
     } catch (error) {
       if (!(error instanceof PocError)) throw error
       const already = targets.flatMap((name) => {
@@ -358,23 +340,26 @@ async function removeStoppedData(home: PocHome, name: ComponentName): Promise<Re
   }
 }
 
-async function clearMinio(home: PocHome): Promise<ResetStep> {
-  const dir = home.dataDirOf('minio')
-  if (!(await exists(dir))) {
+/** Deletes every object under compliance/ and timesheets/ of every bucket, through the S3 API, while it runs. */
+async function clearMinio(ctx: ComponentContext | undefined): Promise<ResetStep> {
+  if (!ctx) {
     return {component: 'minio', mode: 'absent', action: 'nothing to clear', detail: 'not part of this stack'}
   }
-  const entries = (await readdir(dir, {withFileTypes: true})).map((e) => ({
-    name: e.name,
-    isDirectory: e.isDirectory(),
-  }))
-  const targets = minioPrefixPaths(dir, entries)
-  for (const target of targets) await rm(target, {recursive: true, force: true})
-  const buckets = targets.length / minioPrefixes.length
-  return {
-    component: 'minio',
-    mode: 'stopped',
-    action: `cleared ${minioPrefixes.map((p) => `${p}/`).join(' and ')}`,
-    detail: `in ${buckets} bucket(s) under ${dir}`,
+  const store = objectStoreOf(ctx, await readS3ServerSettings(ctx.dataDir))
+  try {
+    const cleared = await clearObjectPrefixes(store, objectPrefixes)
+    return {
+      component: 'minio',
+      mode: 'running',
+      action: `deleted ${objectPrefixes.map((p) => `${p}/`).join(' and ')}`,
+      detail: `${cleared.objects} object(s) in ${cleared.buckets} bucket(s) at ${store.endpoint}`,
+    }
+  } catch (error) {
+    throw new PocError(`cannot clear minio's objects at ${store.endpoint}: ${errorMessage(error)}`, {
+      code: 'minio_unreachable',
+      cause: error,
+      suggestions: ['See its state with poc status and its log with poc logs minio; poc up restarts it.'],
+    })
   }
 }
 

@@ -46,9 +46,9 @@ describe('component catalog', () => {
     )
   })
 
-  it('gives RabbitMQ 90 s to start and everything else 60 s', () => {
-    for (const spec of catalog)
-      assert.equal(spec.startTimeoutMs, spec.name === 'rabbitmq' ? 90_000 : 60_000, spec.name)
+  it('gives RabbitMQ 90 s to start, minio 120 s (a first start formats its OSD) and everything else 60 s', () => {
+    const expected = (name: string) => (name === 'rabbitmq' ? 90_000 : name === 'minio' ? 120_000 : 60_000)
+    for (const spec of catalog) assert.equal(spec.startTimeoutMs, expected(spec.name), spec.name)
   })
 
   it('starts dependencies in earlier waves than their dependents', () => {
@@ -126,7 +126,7 @@ describe('the catalog under the container runtimes', () => {
     const local = catalog.flatMap((c) => (c.container?.localImage ? [c.name] : []))
     assert.deepEqual(
       local.filter((n) => getComponent(n).kind === 'infrastructure'),
-      ['rabbitmq', 'redis', 'prometheus'],
+      ['rabbitmq', 'redis', 'minio', 'prometheus'],
     )
   })
 

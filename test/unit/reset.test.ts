@@ -7,13 +7,7 @@ import type {ComponentName} from '../../src/stack/catalog.js'
 import {PocError} from '../../src/stack/errors.js'
 import {type PocHome, homeAt} from '../../src/stack/home.js'
 import {readStat} from '../../src/stack/proc.js'
-import {
-  type ResetResult,
-  minioPrefixPaths,
-  purgeableQueues,
-  resetStack,
-  resetTargets,
-} from '../../src/stack/reset.js'
+import {type ResetResult, purgeableQueues, resetStack, resetTargets} from '../../src/stack/reset.js'
 import {emptyState, upsertComponent, writeState} from '../../src/stack/state.js'
 import {makeHome} from '../helpers.js'
 
@@ -82,25 +76,6 @@ describe('purgeableQueues', () => {
   })
 })
 
-describe('minioPrefixPaths', () => {
-  it("names compliance/ and timesheets/ of every bucket, never MinIO's own directory or loose files", () => {
-    assert.deepEqual(
-      minioPrefixPaths('/h/data/minio', [
-        {name: 'invoices', isDirectory: true},
-        {name: '.minio.sys', isDirectory: true},
-        {name: 'archive', isDirectory: true},
-        {name: 'stray.txt', isDirectory: false},
-      ]),
-      [
-        '/h/data/minio/archive/compliance',
-        '/h/data/minio/archive/timesheets',
-        '/h/data/minio/invoices/compliance',
-        '/h/data/minio/invoices/timesheets',
-      ],
-    )
-  })
-})
-
 describe('resetStack on a stopped stack', () => {
   const homes: PocHome[] = []
   after(() => {
@@ -123,12 +98,12 @@ describe('resetStack on a stopped stack', () => {
     assert.deepEqual(modes(again), Object.fromEntries(core.map((name) => [name, 'absent'])))
   })
 
-  it("clears MinIO's compliance/ and timesheets/ with --with-minio, and the gateway's WAL with --gateway", async () => {
+  it("clears the gateway's WAL with --gateway", async () => {
     const home = stoppedStack()
     homes.push(home)
-    const result = await resetStack({withMinio: true, gateway: true}, {home})
+    const result = await resetStack({withMinio: false, gateway: true}, {home})
     assert.deepEqual(
-      result.steps.filter((s) => s.component === 'gateway' || s.component === 'minio'),
+      result.steps.filter((s) => s.component === 'gateway'),
       [
         {
           component: 'gateway',
@@ -136,25 +111,26 @@ describe('resetStack on a stopped stack', () => {
           action: 'deleted its data',
           detail: `${home.dataDirOf('gateway')}: its WAL and audit chain`,
         },
-        {
-          component: 'minio',
-          mode: 'stopped',
-          action: 'cleared compliance/ and timesheets/',
-          detail: `in 2 bucket(s) under ${home.dataDirOf('minio')}`,
-        },
       ],
     )
-    assert.equal(exists(home, 'minio/invoices/compliance'), false)
-    assert.equal(exists(home, 'minio/invoices/timesheets'), false)
-    assert.equal(exists(home, 'minio/archive/compliance'), false)
-    assert.ok(exists(home, 'minio/invoices/contracts/c.pdf'), 'other prefixes are kept')
-    assert.ok(exists(home, 'minio/.minio.sys/config.json'))
     assert.equal(exists(home, 'gateway/audit.log'), false, 'the WAL is gone')
     assert.equal(exists(home, 'gateway/outbox.offset'), false, 'the outbox offset is gone')
     assert.ok(
       exists(home, 'gateway/order-ids.json'),
       'the order id reservation is kept: no id is handed out twice',
     )
+  })
+
+  it('refuses --with-minio while minio is stopped: its objects are cleared through its S3 API, never on disk', async () => {
+    const home = stoppedStack()
+    homes.push(home)
+    await assert.rejects(resetStack({withMinio: true, gateway: false}, {home}), (error: unknown) => {
+      assert.equal((error as {code?: string}).code, 'minio_stopped')
+      assert.match((error as Error).message, /minio is not running/)
+      return true
+    })
+    assert.ok(exists(home, 'minio/invoices/compliance/a.pdf'), 'nothing was deleted')
+    assert.ok(exists(home, 'pm/outbox.jsonl'), 'nor anything else: the refusal comes first')
   })
 
   it('says MinIO is not part of a stack that never had it', async () => {

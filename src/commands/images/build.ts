@@ -24,7 +24,7 @@ export interface ImagesBuildResult {
 export default class ImagesBuild extends PocCommand {
   static args = {
     components: Args.string({
-      description: `Images to build: ${localImageComponents.join(', ')} (default: all four).`,
+      description: `Images to build: ${localImageComponents.join(', ')} (default: all of them).`,
     }),
   }
 

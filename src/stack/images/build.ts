@@ -114,6 +114,11 @@ export async function buildRootfsArchive(
     await trim(rootfs, options)
     for (const item of recipe.remove ?? []) await rm(path.join(rootfs, item), {recursive: true, force: true})
     for (const dir of recipe.directories) await mkdir(path.join(rootfs, dir), {recursive: true})
+    for (const [file, {content, mode}] of Object.entries(recipe.files ?? {})) {
+      await mkdir(path.dirname(path.join(rootfs, file)), {recursive: true})
+      await writeFile(path.join(rootfs, file), content, {mode})
+      await chmod(path.join(rootfs, file), mode)
+    }
     if (recipe.payload === 'node-services') await stageServicesPayload(rootfs, options)
     const tar = path.join(work, 'rootfs.tar')
     options.progress?.('tar of the image rootfs')

@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 import {usageError} from '../errors.js'
 import {servicesContentDigest} from './services-payload.js'
 import {type LocalImageName, localImageNames} from '../catalog.js'
+import {cephS3Script, cephS3ScriptPath, containerDataDir} from '../s3-server.js'
 
 /**
  * Local images of poc's components, built from Debian packages where no registry answers
@@ -31,6 +32,8 @@ export interface ImageRecipe {
   directories: string[]
   /** Removed after the install (absolute paths): what a package ships and this image never reads. */
   remove?: string[]
+  /** Files written into the image (absolute path: content and mode), e.g. an entrypoint script; part of the hash. */
+  files?: Record<string, {content: string; mode: number}>
   /** What goes into /app besides packages: our Node services and the host's Node binary. */
   payload?: 'node-services'
 }
@@ -68,6 +71,20 @@ export const imageRecipes: Record<LocalImageComponent, ImageRecipe> = {
     expose: [6379],
     workdir: '/data',
     directories: ['/data'],
+  },
+  // No MinIO in Debian: the same S3 server the native runtime runs, Ceph's monitor, OSD and
+  // radosgw, started by poc's script (s3-server.ts) in one container.
+  minio: {
+    component: 'minio',
+    suite: 'bookworm',
+    packages: ['ceph-mon', 'ceph-osd', 'radosgw', 'ceph-common', 'curl'],
+    entrypoint: [cephS3ScriptPath],
+    cmd: ['server', containerDataDir],
+    env: {PATH: path},
+    expose: [9000],
+    workdir: containerDataDir,
+    directories: [containerDataDir],
+    files: {[cephS3ScriptPath]: {content: cephS3Script, mode: 0o755}},
   },
   prometheus: {
     component: 'prometheus',
