@@ -1,7 +1,6 @@
 import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {gatewayFiles} from '../contract/files.js'
-import {objectStoreDefaults} from '../contract/object-store.js'
 import {packageRoot} from '../lib/package-root.js'
 import {gatewayConfig} from '../services/gateway/config.js'
 import type {PocHome} from './home.js'
@@ -17,6 +16,7 @@ import {
   runCephInit,
   s3Ready,
   s3ServerPassEnv,
+  type S3ServerSettings,
   s3ServerSettings,
   writeS3ServerSettings,
 } from './s3-server.js'
@@ -721,7 +721,10 @@ export function objectStoreEnv(ctx: ComponentContext): Record<string, string> {
 }
 
 /** The object store as a process on the host reaches it (poc produce, smoke): the published port, on the loopback. */
-export function hostObjectStoreEnv(minioPorts: Record<string, number>): Record<string, string> {
+export function hostObjectStoreEnv(
+  minioPorts: Record<string, number>,
+  server: S3ServerSettings = s3ServerSettings(),
+): Record<string, string> {
   const port = String(minioPorts.api)
   return {
     USE_MINIO: 'true',
@@ -729,10 +732,10 @@ export function hostObjectStoreEnv(minioPorts: Record<string, number>): Record<s
     MINIO_PORT: port,
     MINIO_PUBLIC_ENDPOINT: loopback,
     MINIO_PUBLIC_PORT: port,
-    // The server's root user (MINIO_ROOT_USER/PASSWORD), the seed's minioadmin.
-    MINIO_ACCESS_KEY: objectStoreDefaults.accessKey,
-    MINIO_SECRET_KEY: objectStoreDefaults.secretKey,
-    MINIO_BUCKET: objectStoreDefaults.bucket,
+    // The server's root user (MINIO_ROOT_USER/PASSWORD, the seed's minioadmin) and bucket.
+    MINIO_ACCESS_KEY: server.user,
+    MINIO_SECRET_KEY: server.password,
+    MINIO_BUCKET: server.bucket,
   }
 }
 
