@@ -4,6 +4,7 @@ import {componentContext} from './context.js'
 import {ExitCode, PocError} from './errors.js'
 import type {PocHome} from './home.js'
 import {processesAlive} from './native.js'
+import {readS3ServerSettings} from './s3-server.js'
 import {readState} from './state.js'
 
 /**
@@ -49,7 +50,9 @@ export async function runningObjectStore(
     tuning.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
   )
   try {
-    return objectStoreFromEnv({...passed, ...hostObjectStoreEnv(ctx.ports)}) as ObjectStoreConfig
+    // The credentials and bucket the server was started with (kept beside its data).
+    const server = await readS3ServerSettings(ctx.dataDir)
+    return objectStoreFromEnv({...passed, ...hostObjectStoreEnv(ctx.ports, server)}) as ObjectStoreConfig
   } catch (error) {
     throw new PocError((error as Error).message, {exitCode: ExitCode.usage, code: 'bad_config'})
   }
