@@ -14,7 +14,7 @@ const binRun = path.join(repoRoot, 'bin', 'run.js')
  * Port offsets of the test stacks: every integration file has its own, so files never share a
  * port with each other or with a developer's stack on the default ports (a unit test checks).
  * All stay below the kernel's ephemeral range (32768+), where client sockets could take them.
- * Offsets still free with this set (ui's 4000 counted): 2350 2375 2500 2525 2550 2575
+ * Offsets still free with this set (ui's 4000 counted): 2500 2525 2550 2575
  * 2700 2725 2750 2775 3875 3900 3925 3950 4075 4100 4125 4150.
  */
 export const testPortOffsets = {
@@ -47,6 +47,8 @@ export const testPortOffsets = {
   smokeUi: 2175,
   minio: 2300,
   minioPodman: 2325,
+  attachments: 2350,
+  attachmentsPodman: 2375,
 } as const
 
 export function makeHome(label: string): string {

@@ -1,5 +1,16 @@
 import {randomBytes} from 'node:crypto'
 import {setTimeout as delay} from 'node:timers/promises'
+import {
+  type ObjectStoreConfig,
+  ensureBucket,
+  objectStoreError,
+  presignGet,
+  s3Client,
+  sdk,
+  timesheetPayloadKey,
+  withRetries,
+} from '../contract/object-store.js'
+import {PocError, ExitCode} from '../stack/errors.js'
 import {type Percentiles, summarize} from './stats.js'
 
 /** The seed producer's timesheets: TS-001 … TS-010, cycled. */
@@ -19,6 +30,32 @@ export interface ProduceRequest {
   maxInFlight?: number
   progress?: (event: {sent: number; accepted: number; visible?: number}) => void
   signal?: AbortSignal
+  /** --with-attachments: each approval's large payload goes to object storage first, its URL in the event. */
+  attachments?: {store: ObjectStoreConfig; bytes: number}
+}
+
+/** --attachment-bytes: the seed producer's payload is 128 KiB of filler; 64 MiB at most. */
+export const attachmentBytes = {default: 128 * 1024, min: 256, max: 64 * 1024 * 1024} as const
+
+/**
+ * The seed producer's large payload (`{note: 'large-payload', filler: 'x'…}`), with the approval
+ * it belongs to, exactly `bytes` long (as JSON).
+ */
+export function largePayload(
+  fields: {runId: string; timesheetId: string; approvalKey: string},
+  bytes: number,
+): Buffer {
+  const head = {note: 'large-payload', ...fields}
+  const empty = JSON.stringify({...head, filler: ''}).length
+  return Buffer.from(JSON.stringify({...head, filler: 'x'.repeat(Math.max(bytes - empty, 0))}))
+}
+
+export interface AttachmentResult {
+  bucket: string
+  bytes: number
+  uploaded: number
+  /** PUT of one payload, in ms. */
+  uploadMs: Percentiles
 }
 
 export interface E2eResult {
@@ -49,6 +86,7 @@ export interface ProduceResult {
   shards: Record<string, number>
   httpMs: Percentiles
   e2e?: E2eResult
+  attachments?: AttachmentResult
   ok: boolean
 }
 
@@ -75,6 +113,8 @@ export async function produce(request: ProduceRequest): Promise<ProduceResult> {
   let lateSends = 0
   let inFlight = 0
   const slotFreed: Array<() => void> = []
+  const uploadMs: number[] = []
+  const objects = request.attachments ? await objectStorage(request.attachments.store) : undefined
 
   const fail = (kind: string, message: string) => {
     failures[kind] = (failures[kind] ?? 0) + 1
@@ -84,12 +124,26 @@ export async function produce(request: ProduceRequest): Promise<ProduceResult> {
   const send = async (i: number): Promise<void> => {
     const timesheetId = timesheets[i % timesheets.length] as string
     const key = `${runId}-${i}`
+    let attachmentUrl: string | undefined
+    try {
+      if (objects && request.attachments) {
+        const body = largePayload({runId, timesheetId, approvalKey: key}, request.attachments.bytes)
+        const put = performance.now()
+        attachmentUrl = await objects.upload(timesheetPayloadKey(timesheetId, key), body)
+        uploadMs.push(performance.now() - put)
+      }
+    } catch (error) {
+      fail('attachment', `${timesheetId}: upload failed: ${objectStoreError(error)}`)
+      inFlight--
+      slotFreed.shift()?.()
+      return
+    }
     const started = performance.now()
     try {
       const response = await fetch(`${request.pmUrl}/timesheets/approve`, {
         method: 'POST',
         headers: {'content-type': 'application/json', 'idempotency-key': key},
-        body: JSON.stringify({timesheetId, hours: 1 + (i % 8), note: `${runId} #${i}`}),
+        body: JSON.stringify({timesheetId, hours: 1 + (i % 8), note: `${runId} #${i}`, attachmentUrl}),
         signal: AbortSignal.timeout(30_000),
       })
       const text = await response.text()
@@ -127,6 +181,7 @@ export async function produce(request: ProduceRequest): Promise<ProduceResult> {
     await Promise.all(pending)
   } finally {
     clearInterval(ticker)
+    objects?.close()
   }
   const sendDurationMs = performance.now() - started
   const result: ProduceResult = {
@@ -143,6 +198,16 @@ export async function produce(request: ProduceRequest): Promise<ProduceResult> {
     lateSends,
     shards,
     httpMs: summarize(httpMs),
+    ...(request.attachments
+      ? {
+          attachments: {
+            bucket: request.attachments.store.bucket,
+            bytes: request.attachments.bytes,
+            uploaded: uploadMs.length,
+            uploadMs: summarize(uploadMs),
+          },
+        }
+      : {}),
     ok: sent === request.batch && accepted.length === sent,
   }
   if (request.waitMs > 0 && accepted.length > 0) {
@@ -152,6 +217,39 @@ export async function produce(request: ProduceRequest): Promise<ProduceResult> {
     result.ok &&= result.e2e.missing === 0
   }
   return result
+}
+
+/**
+ * The bucket, checked (created if missing) before the first send, and one upload: PUT, then a
+ * presigned GET URL for the public endpoint (valid MINIO_PRESIGN_SECONDS), the event's attachmentUrl.
+ */
+async function objectStorage(store: ObjectStoreConfig) {
+  const client = s3Client(store)
+  const publicClient = s3Client(store, 'public')
+  try {
+    await withRetries(store, () => ensureBucket(client, store.bucket))
+  } catch (error) {
+    client.destroy()
+    publicClient.destroy()
+    throw new PocError(`object storage at ${store.endpoint} is not reachable: ${objectStoreError(error)}`, {
+      exitCode: ExitCode.unavailable,
+      code: 'object_store_unreachable',
+      suggestions: ['See its state with: poc status', 'Start it with: poc up --with minio'],
+    })
+  }
+  const {PutObjectCommand} = sdk()
+  return {
+    upload: async (key: string, body: Buffer): Promise<string> => {
+      await client.send(
+        new PutObjectCommand({Bucket: store.bucket, Key: key, Body: body, ContentType: 'application/json'}),
+      )
+      return presignGet(publicClient, store, key)
+    },
+    close: () => {
+      client.destroy()
+      publicClient.destroy()
+    },
+  }
 }
 
 interface FiInvoice {

@@ -2,10 +2,10 @@ import {Flags} from '@oclif/core'
 import {PocCommand, exitCodesHelp} from '../cli/base-command.js'
 import {durationFlag} from '../cli/flags.js'
 import {renderTable} from '../cli/table.js'
-import {type ProduceResult, produce, seedTimesheets} from '../checks/produce.js'
+import {type ProduceResult, attachmentBytes, produce, seedTimesheets} from '../checks/produce.js'
 import {formatDuration} from '../stack/clock.js'
 import {ExitCode} from '../stack/errors.js'
-import {serviceUrl} from '../stack/running.js'
+import {runningObjectStore, serviceUrl} from '../stack/running.js'
 
 export default class Produce extends PocCommand {
   static description = `The seed's producer: sends --batch timesheet approvals to pm (POST /timesheets/approve, each with its own Idempotency-Key, cycling TS-001…TS-010) at --rps per second on a fixed schedule, whether or not earlier ones have answered. Then it waits for fi to show every invoice and reports the approve → invoice latency (p50/p99/max, from the events' own timestamps) and how long the backlog took to drain after the last send. Fails (exit 1) when an approval is refused or an invoice does not appear within --wait.
@@ -23,6 +23,11 @@ ${exitCodesHelp}
       description: 'A heavier run, as JSON for scripts.',
     },
     {command: '<%= config.bin %> <%= command.id %> --no-wait', description: 'Only send; do not wait for fi.'},
+    {
+      command: '<%= config.bin %> <%= command.id %> --with-attachments --batch 10',
+      description:
+        'With minio in the stack (poc up --with minio): each approval uploads a 128 KiB payload under timesheets/<id>/ and carries its presigned URL as attachmentUrl.',
+    },
   ]
 
   static flags = {
@@ -51,6 +56,17 @@ ${exitCodesHelp}
       description: 'How long to wait, after the last send, for fi to show every invoice.',
     }),
     'no-wait': Flags.boolean({description: 'Do not wait for the invoices (no end-to-end latency).'}),
+    'with-attachments': Flags.boolean({
+      description:
+        "Upload each approval's large payload to the stack's object storage (timesheets/<id>/<key>.json, needs poc up --with minio) and send its presigned URL as the event's attachmentUrl; fi and pm's invoice show it.",
+    }),
+    'attachment-bytes': Flags.integer({
+      default: attachmentBytes.default,
+      description: `Size of each payload with --with-attachments (the seed's 128 KiB by default; ${attachmentBytes.min} B to 64 MiB).`,
+      min: attachmentBytes.min,
+      max: attachmentBytes.max,
+      dependsOn: ['with-attachments'],
+    }),
   }
 
   static summary = 'Send timesheet approvals at a fixed rate and measure approve → invoice latency.'
@@ -59,6 +75,9 @@ ${exitCodesHelp}
     const {flags} = await this.parse(Produce)
     const pmUrl = await serviceUrl(this.home, 'pm')
     const fiUrl = await serviceUrl(this.home, 'fi')
+    const attachments = flags['with-attachments']
+      ? {store: await runningObjectStore(this.home), bytes: flags['attachment-bytes']}
+      : undefined
     const interruption = this.interruption()
     this.say(`Sending ${flags.batch} approvals to ${pmUrl} at ${flags.rps}/s…`)
     let lastVisible: number | undefined
@@ -69,6 +88,7 @@ ${exitCodesHelp}
       rps: flags.rps,
       waitMs: flags['no-wait'] ? 0 : flags.wait,
       timesheets: flags.timesheets?.map((t) => t.trim()).filter(Boolean),
+      ...(attachments ? {attachments} : {}),
       signal: interruption.signal,
       progress: ({sent, accepted, visible}) => {
         if (visible === undefined) this.say(`  sent ${sent}/${flags.batch}, accepted ${accepted}`)
@@ -98,6 +118,13 @@ ${exitCodesHelp}
       ],
       ['http ms', `p50 ${result.httpMs.p50}  p99 ${result.httpMs.p99}  max ${result.httpMs.max}`],
     ]
+    if (result.attachments) {
+      const {bytes, uploaded, uploadMs, bucket} = result.attachments
+      rows.push([
+        'attachments',
+        `${uploaded} × ${bytes} B to ${bucket}/timesheets/, upload ms p50 ${uploadMs.p50}  p99 ${uploadMs.p99}  max ${uploadMs.max}`,
+      ])
+    }
     if (result.lateSends > 0) rows.push(['late sends', `${result.lateSends} (client at its in-flight cap)`])
     if (result.e2e) {
       const {latencyMs: l, visible, missing, drainMs} = result.e2e

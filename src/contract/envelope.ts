@@ -176,7 +176,12 @@ export interface SeedApprovalFields {
   approvedBy: string
   rateType: string
   note?: string
+  /** Where the approval's large payload is kept in object storage (the seed producer's field). */
+  attachmentUrl?: string
 }
+
+/** The longest attachmentUrl an approval takes: a presigned URL is ~600 characters. */
+export const maxAttachmentUrlLength = 4096
 
 /**
  * Our approval envelope with the seed's fields beside it, so that the seed's consumer (or any

@@ -16,6 +16,7 @@ import {
   runCephInit,
   s3Ready,
   s3ServerPassEnv,
+  type S3ServerSettings,
   s3ServerSettings,
   writeS3ServerSettings,
 } from './s3-server.js'
@@ -79,6 +80,8 @@ export interface ComponentContext {
   bind: {host: string; ports: Record<string, number>}
   /** `host:port` at which this component reaches another's port: an alias on the stack's network, or 127.0.0.1. */
   reach(name: ComponentName, port: string): string
+  /** Whether the stack being started has this (optional) component: poc up's selection and what already runs. */
+  inStack(name: ComponentName): boolean
   /**
    * Set when poc up starts a service's process before its dependencies are ready: the process
    * loads its code, then waits until this file exists before it starts (see bin/service.js).
@@ -701,6 +704,41 @@ function serviceEnv(ctx: ComponentContext): Record<string, string> {
   }
 }
 
+/**
+ * pm's object store, when `minio` is in the stack (poc up --with minio): USE_MINIO, where pm
+ * reaches the server (an alias on the stack's network, or 127.0.0.1), where the host reaches it
+ * (the published port: the host part of presigned URLs), its credentials and the bucket.
+ * Without minio, nothing: pm keeps its attachments as today.
+ */
+export function objectStoreEnv(ctx: ComponentContext): Record<string, string> {
+  if (!ctx.inStack('minio')) return {}
+  const [host, port] = ctx.reach('minio', 'api').split(':') as [string, string]
+  return {
+    ...hostObjectStoreEnv(ctx.portsOf('minio')),
+    MINIO_ENDPOINT: host,
+    MINIO_PORT: port,
+  }
+}
+
+/** The object store as a process on the host reaches it (poc produce, smoke): the published port, on the loopback. */
+export function hostObjectStoreEnv(
+  minioPorts: Record<string, number>,
+  server: S3ServerSettings = s3ServerSettings(),
+): Record<string, string> {
+  const port = String(minioPorts.api)
+  return {
+    USE_MINIO: 'true',
+    MINIO_ENDPOINT: loopback,
+    MINIO_PORT: port,
+    MINIO_PUBLIC_ENDPOINT: loopback,
+    MINIO_PUBLIC_PORT: port,
+    // The server's root user (MINIO_ROOT_USER/PASSWORD, the seed's minioadmin) and bucket.
+    MINIO_ACCESS_KEY: server.user,
+    MINIO_SECRET_KEY: server.password,
+    MINIO_BUCKET: server.bucket,
+  }
+}
+
 /** The variable that names a service process's start gate (ComponentContext.startGate). */
 export const startGateVariable = 'POC_START_GATE'
 
@@ -877,6 +915,7 @@ export const catalog: readonly ComponentSpec[] = [
     ['loki'],
   ),
   service('pm', 'project management service (pm-service)', 3001, {
+    env: objectStoreEnv,
     reset: {
       running: {
         route: adminResetRoute,
@@ -894,6 +933,10 @@ export const catalog: readonly ComponentSpec[] = [
       'TELEMETRY_SEED_DISABLE',
       'CORS_ORIGIN',
       'NODE_ENV',
+      // Attachments (with minio in the stack): URL lifetime and the upload's retries.
+      'MINIO_PRESIGN_SECONDS',
+      'MINIO_MAX_RETRIES',
+      'MINIO_RETRY_BACKOFF_MS',
     ],
   }),
   service('fi', 'finance read model (fi-service)', 3002, {

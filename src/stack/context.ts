@@ -21,6 +21,7 @@ export function componentContext(
   home: PocHome,
   portOffset: number,
   placementOf: PlacementOf = allProcesses,
+  inStack: (name: ComponentName) => boolean = () => false,
 ): ComponentContext {
   const placement = placementOf(name)
   const ports = resolvePorts(getComponent(name), portOffset)
@@ -35,6 +36,7 @@ export function componentContext(
     portOffset,
     portsOf: (other) => resolvePorts(getComponent(other), portOffset),
     placement,
+    inStack,
     bind:
       placement === 'network-container' ? {host: anyAddress, ports: defaultPorts} : {host: loopback, ports},
     reach: (other, port) => {

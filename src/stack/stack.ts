@@ -141,7 +141,12 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
 
     async function upWith(runtime: Runtime, state: StackState): Promise<UpResult> {
       const portOffset = state.portOffset
-      const context_ = (name: ComponentName) => componentContext(name, home, portOffset, runtime.placementOf)
+      // The stack's members: what this call starts (known below) and what already runs.
+      let members: ComponentName[] = []
+      const inStack = (name: ComponentName) =>
+        members.includes(name) || state.components.some((c) => c.name === name)
+      const context_ = (name: ComponentName) =>
+        componentContext(name, home, portOffset, runtime.placementOf, inStack)
       const selected = selectComponents({only: request.only, with: request.with})
 
       const reports = new Map<ComponentName, ComponentReport>()
@@ -181,6 +186,7 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
         if (blocked) skip(name, `needs ${blocked}, which is unavailable`)
       }
       const startable = runnable.filter((name) => !reports.has(name))
+      members = startable
       toStart = startable.filter((name) => !running.has(name))
       await preflight(runtime, toStart, portOffset, home)
       state.engine = runtime.engineState()

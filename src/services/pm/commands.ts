@@ -2,6 +2,7 @@ import {z} from 'zod'
 import type {Envelope, SeedApprovalFields} from '../../contract/envelope.js'
 import {
   makeEnvelope,
+  maxAttachmentUrlLength,
   maxHeaderValueLength,
   projectCancelledType,
   projectCreatedType,
@@ -34,7 +35,7 @@ import {
   timesheetActionInput,
   type TimesheetQuery,
 } from './domain.js'
-import {type InvoiceQuery, listInvoices} from './invoices.js'
+import {type ComplianceInvoice, type InvoiceQuery, listInvoices} from './invoices.js'
 import type {PmStore} from './store.js'
 
 /**
@@ -53,6 +54,8 @@ export interface PmCommandDeps {
   metricsCacheMs: number
   idempotencyStats: () => Record<string, number>
   now: () => Date
+  /** USE_MINIO: the invoices' attachments as answered (presigned URLs); absent, invoices are answered as stored. */
+  attachments?: {decorate(invoices: readonly ComplianceInvoice[]): Promise<ComplianceInvoice[]>}
 }
 
 const seedField = z.string().trim().min(1).max(200).optional()
@@ -66,6 +69,8 @@ const approveShortcut = z.object({
   employeeId: seedField,
   projectId: seedField,
   rateType: seedField,
+  // poc produce --with-attachments: the payload it uploaded; it travels in the event as the seed's field.
+  attachmentUrl: z.string().url().max(maxAttachmentUrlLength).optional(),
 })
 
 /** What the seed's pm-service puts in an approval it is told nothing about (its defaults). */
@@ -309,13 +314,16 @@ export function createPmCommands(deps: PmCommandDeps) {
      * so that transition is one event.
      */
     approveShortcut: async (body: unknown, idempotencyKey: string) => {
-      const {timesheetId, hours, note, employeeId, projectId, rateType} = parseInput(approveShortcut, body)
+      const {timesheetId, hours, note, employeeId, projectId, rateType, attachmentUrl} = parseInput(
+        approveShortcut,
+        body,
+      )
       return timesheetLock(timesheetId, async () => {
         const known = store.current.timesheets.find((t) => t.id === timesheetId)
         const result = await approve(
           timesheetId,
           idempotencyKey,
-          {timesheetId, hours, note},
+          {timesheetId, hours, note, ...(attachmentUrl ? {attachmentUrl} : {})},
           {
             approvedBy: seedDefaults.approvedBy,
             employeeId: employeeId ?? known?.employeeId ?? seedDefaults.employeeId,
@@ -323,6 +331,7 @@ export function createPmCommands(deps: PmCommandDeps) {
             rateType: rateType ?? seedDefaults.rateType,
             hours,
             note,
+            attachmentUrl,
           },
         )
         if (known?.status === 'submitted') {
@@ -338,7 +347,11 @@ export function createPmCommands(deps: PmCommandDeps) {
       })
     },
 
-    complianceInvoices: (query: InvoiceQuery) => listInvoices(store.current.invoices, query, now()),
+    /** A page of invoices; with object storage, their attachments with fresh presigned URLs. */
+    complianceInvoices: async (query: InvoiceQuery) => {
+      const page = listInvoices(store.current.invoices, query, now())
+      return deps.attachments ? {...page, items: await deps.attachments.decorate(page.items)} : page
+    },
 
     recentEvents: (limit: number) => store.current.events.slice(-limit).reverse(),
 

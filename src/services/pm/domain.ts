@@ -82,6 +82,8 @@ export interface InvoiceLink {
   currency?: string
   hours?: number
   status: string
+  /** The approval's large payload in object storage (poc produce --with-attachments). */
+  attachmentUrl?: string
 }
 
 export interface PmEvent {

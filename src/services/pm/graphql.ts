@@ -107,7 +107,15 @@ export const schema = /* GraphQL */ `
     sizeLabel: String
     previewNote: String
     storageKey: String
+    "Presigned GET URL (USE_MINIO), valid MINIO_PRESIGN_SECONDS; absent while the object is unavailable."
     downloadUrl: String
+    "USE_MINIO: the object is uploaded and downloadUrl works."
+    available: Boolean
+    unavailableReason: String
+    "SHA-256 (hex) and size of the object's bytes."
+    sha256: String
+    sizeBytes: Int
+    contentType: String
   }
 
   type Invoice {
@@ -134,6 +142,8 @@ export const schema = /* GraphQL */ `
     timesheetId: String
     projectCode: String
     amount: Float
+    "Of an invoice linked from fi: the approval's large payload in object storage (poc produce --with-attachments)."
+    attachmentUrl: String
   }
 
   type ComplianceInvoiceMeta {
@@ -349,9 +359,10 @@ function resolvers(commands: PmCommands): IResolvers {
       metricsSummary: (_root, args: {refresh?: boolean | null}) => commands.summary(args.refresh === true),
       projects: (_root, args) => commands.listProjects(parseInput(projectArgs, given(args))),
       timesheets: (_root, args) => commands.listTimesheets(parseInput(timesheetArgs, given(args))),
-      invoices: (_root, args) => {
+      invoices: async (_root, args) => {
         const {limit, ...filter} = parseInput(invoicesArgs, given(args))
-        return commands.complianceInvoices(parseInput(invoiceQuery, {...filter, pageSize: limit})).items
+        return (await commands.complianceInvoices(parseInput(invoiceQuery, {...filter, pageSize: limit})))
+          .items
       },
       complianceInvoices: (_root, args: {filter?: Record<string, unknown> | null}) =>
         commands.complianceInvoices(parseInput(invoiceQuery, given(args.filter))),

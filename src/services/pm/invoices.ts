@@ -44,6 +44,8 @@ export interface ComplianceInvoice {
   timesheetId?: string
   projectCode?: string
   amount?: number
+  /** The approval's large payload in object storage, as the event carried it (the seed's attachmentUrl). */
+  attachmentUrl?: string
 }
 
 /**

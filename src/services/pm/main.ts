@@ -2,11 +2,13 @@ import path from 'node:path'
 import {z} from 'zod'
 import {packageRoot} from '../../lib/package-root.js'
 import type {RunningService, ServiceMain} from '../registry.js'
-import {baseConfig, parseConfig} from '../shared/config.js'
-import {createLogger} from '../shared/logger.js'
+import {ConfigError, baseConfig, parseConfig} from '../shared/config.js'
+import {type Logger, createLogger} from '../shared/logger.js'
 import {RateLimiter} from '../shared/rate-limit.js'
 import {startServiceBase} from '../shared/service-base.js'
 import {readAdminToken} from '../../contract/files.js'
+import {type ObjectStoreConfig, loadSdk, objectStoreFromEnv} from '../../contract/object-store.js'
+import type {AttachmentStore} from './attachments.js'
 import {SseHub} from '../shared/sse.js'
 import {parseCorsOrigins} from './cors.js'
 import {registerPmRoutes} from './routes.js'
@@ -63,10 +65,30 @@ const invoiceGenerated = z.object({
   currency: z.string().optional(),
   hours: z.number().optional(),
   status: z.string().default('draft'),
+  attachmentUrl: z.string().optional(),
 })
+
+/** USE_MINIO and the MINIO_* variables (src/contract/object-store.ts), a bad value failing the start like any other. */
+function objectStoreConfig(env: NodeJS.ProcessEnv): ObjectStoreConfig | undefined {
+  try {
+    return objectStoreFromEnv(env)
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`)
+  }
+}
+
+async function loadAttachments(config: ObjectStoreConfig, logger: Logger): Promise<AttachmentStore> {
+  await loadSdk()
+  const {AttachmentStore} = await import('./attachments.js')
+  logger.info(
+    `attachments in object storage: ${config.endpoint}, bucket ${config.bucket}, URLs for ${config.publicEndpoint} valid ${config.presignSeconds} s`,
+  )
+  return new AttachmentStore({config, logger})
+}
 
 export const main: ServiceMain = async (env): Promise<RunningService> => {
   const config = parseConfig(pmConfig, env)
+  const objectStore = objectStoreConfig(env)
   const logger = createLogger('pm')
   const home = config.POC_HOME ?? path.resolve(config.DATA_DIR, '..', '..')
   const store = await PmStore.open(
@@ -108,6 +130,10 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     },
   })
   const {bus, app} = base
+  // Uploads run in the background: pm serves at once, an attachment not uploaded yet is answered
+  // unavailable. The SDK takes about half a second to load: that starts once pm listens, and only
+  // an invoice list asked for meanwhile waits for it.
+  let attachments: Promise<AttachmentStore> | undefined
   const {notifyChange} = registerPmRoutes(app, {
     store,
     telemetry,
@@ -121,6 +147,14 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     idempotencyStats: () => ({ttlMs: config.IDEMP_TTL_MS}),
     corsOrigins: config.CORS_ORIGIN,
     graphiql: config.NODE_ENV !== 'production',
+    ...(objectStore
+      ? {
+          attachments: {
+            decorate: async (invoices) =>
+              (await (attachments as Promise<AttachmentStore>)).decorate(invoices),
+          },
+        }
+      : {}),
   })
 
   // fi announces invoices; pm links them to their timesheets (a redelivery links nothing twice).
@@ -155,19 +189,33 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
         )
         return 'dead'
       }
-      if (await store.link(parsed.data, new Date())) changed()
+      if (await store.link(parsed.data, new Date())) {
+        changed()
+        // A link is appended, so the search from the end finds it at once.
+        const invoice = store.current.invoices.findLast((i) => i.invoiceId === parsed.data.invoiceId)
+        if (invoice) void attachments?.then((loaded) => loaded.ensure([invoice]))
+      }
       return 'ack'
     },
     {prefetch: 64},
   )
 
   await base.listen()
+  if (objectStore) {
+    attachments = loadAttachments(objectStore, logger)
+    // Every invoice, also those linked before this point.
+    attachments
+      .then((loaded) => loaded.ensure(store.current.invoices))
+      .catch((error: unknown) => logger.error({err: error}, 'object storage: the S3 client did not load'))
+  }
 
   return {
     close: async () => {
       metricsHub.close()
       telemetryHub.close()
       clearTimeout(pushTimer)
+      const loaded = await attachments?.catch(() => undefined)
+      loaded?.close()
       await base.close()
       await store.close()
     },

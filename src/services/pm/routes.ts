@@ -4,7 +4,7 @@ import {idempotencyKeyOf} from '../shared/idempotency-key.js'
 import {parseInput} from '../shared/input.js'
 import type {RateLimiter} from '../shared/rate-limit.js'
 import {MESSAGE_EVENT, type SseHub} from '../shared/sse.js'
-import {createPmCommands, type PmCommands, type PmPublisher} from './commands.js'
+import {createPmCommands, type PmCommandDeps, type PmCommands, type PmPublisher} from './commands.js'
 import {type CorsOrigins, localOrigins, registerCors} from './cors.js'
 import {registerPmGraphql} from './graphql.js'
 import {invoiceQuery, withInvoiceAliases} from './invoices.js'
@@ -32,6 +32,8 @@ export interface PmDeps {
   /** GraphiQL at /graphiql (not in production). */
   graphiql?: boolean
   now?: () => Date
+  /** USE_MINIO: invoices are answered with their attachments' presigned URLs. */
+  attachments?: PmCommandDeps['attachments']
 }
 
 const text = z.string().max(200).optional()
@@ -75,6 +77,7 @@ export function registerPmRoutes(
     metricsCacheMs: deps.metricsCacheMs,
     idempotencyStats: deps.idempotencyStats,
     now,
+    ...(deps.attachments ? {attachments: deps.attachments} : {}),
   })
   registerCors(app, deps.corsOrigins ?? localOrigins)
   registerPmGraphql(app, commands, {graphiql: deps.graphiql ?? false})
