@@ -221,5 +221,8 @@ export function s3Client(config: ObjectStoreConfig, which: 'endpoint' | 'public'
     credentials: {accessKeyId: config.accessKey, secretAccessKey: config.secretKey},
     // A local server answers fast or not at all; the SDK's default of 3 attempts with backoff hides an outage.
     maxAttempts: 2,
+    // Without these a request on a keep-alive socket the server dropped (it was restarted) waits
+    // forever; 60 s of silence is far more than a 20 MB body needs from a local server.
+    requestHandler: {connectionTimeout: 5_000, requestTimeout: 60_000},
   })
 }

@@ -3,16 +3,11 @@ import {readFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {promisify} from 'node:util'
 import {
-  DeleteObjectsCommand,
-  HeadBucketCommand,
-  ListBucketsCommand,
-  ListObjectsV2Command,
-} from '@aws-sdk/client-s3'
-import {
   type ObjectStoreConfig,
   objectStoreDefaults,
   objectStoreFromEnv,
   s3Client,
+  sdk,
 } from '../contract/object-store.js'
 import type {ComponentContext} from './catalog.js'
 import {PocError} from './errors.js'
@@ -123,11 +118,11 @@ export function objectStoreOf(ctx: ComponentContext, settings: S3ServerSettings)
 }
 
 /**
- * Ready when the server answers as S3: MinIO (the official image, or a minio binary natively)
- * on its /minio/health/ready; radosgw, which has no such route (it reads it as bucket "minio"
- * and answers 404), by an authenticated HeadBucket of the stack's bucket, which proves the user,
- * its keys and the bucket exist. The probe asks both, so it needs no knowledge of which image
- * or binary runs.
+ * Ready when an authenticated HeadBucket of the stack's bucket succeeds, which proves the
+ * server, the user, its keys and the bucket. The Ceph script creates user and bucket itself;
+ * MinIO (the official image, or a minio binary natively: its /minio/health/ready answers with a
+ * MinIO Server header) starts with its root user and no bucket, so there the probe creates the
+ * bucket on the first start. radosgw has no health route (it reads it as bucket "minio").
  */
 export function s3Ready(ctx: ComponentContext): ReadinessCheck {
   const base = `http://${ctx.host}:${ctx.ports.api}`
@@ -136,13 +131,20 @@ export function s3Ready(ctx: ComponentContext): ReadinessCheck {
     probe: async (signal) => {
       const health = await fetch(`${base}/minio/health/ready`, {signal})
       await health.arrayBuffer()
-      if (health.ok && health.headers.get('server')?.toLowerCase().includes('minio')) return
+      const minio = health.ok && (health.headers.get('server')?.toLowerCase().includes('minio') ?? false)
       const settings = await readS3ServerSettings(ctx.dataDir)
       const client = s3Client(objectStoreOf(ctx, settings))
       try {
-        await client.send(new HeadBucketCommand({Bucket: settings.bucket}), {abortSignal: signal})
+        await client.send(new (sdk().HeadBucketCommand)({Bucket: settings.bucket}), {abortSignal: signal})
       } catch (error) {
         const status = (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
+        // MinIO (the official image, or a minio binary) starts with no bucket: the first start
+        // creates it, as the Ceph script does for radosgw. (Not exercised here: no MinIO can run
+        // on this machine.)
+        if (minio && status === 404) {
+          await client.send(new (sdk().CreateBucketCommand)({Bucket: settings.bucket}), {abortSignal: signal})
+          return
+        }
         throw new Error(
           status === 404
             ? `bucket ${settings.bucket} does not exist yet`
@@ -163,7 +165,7 @@ export async function clearObjectPrefixes(
   const client = s3Client(store)
   const signal = () => ({abortSignal: AbortSignal.timeout(15_000)})
   try {
-    const buckets = (await client.send(new ListBucketsCommand({}), signal())).Buckets ?? []
+    const buckets = (await client.send(new (sdk().ListBucketsCommand)({}), signal())).Buckets ?? []
     let objects = 0
     for (const {Name: bucket} of buckets) {
       if (!bucket) continue
@@ -171,13 +173,17 @@ export async function clearObjectPrefixes(
         let token: string | undefined
         do {
           const page = await client.send(
-            new ListObjectsV2Command({Bucket: bucket, Prefix: `${prefix}/`, ContinuationToken: token}),
+            new (sdk().ListObjectsV2Command)({
+              Bucket: bucket,
+              Prefix: `${prefix}/`,
+              ContinuationToken: token,
+            }),
             signal(),
           )
           const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{Key: o.Key}] : []))
           if (keys.length > 0) {
             const answer = await client.send(
-              new DeleteObjectsCommand({Bucket: bucket, Delete: {Objects: keys, Quiet: true}}),
+              new (sdk().DeleteObjectsCommand)({Bucket: bucket, Delete: {Objects: keys, Quiet: true}}),
               signal(),
             )
             const failed = answer.Errors ?? []
