@@ -60,8 +60,9 @@ ${exitCodesHelp}
       description:
         "Upload each approval's large payload to the stack's object storage (timesheets/<id>/<key>.json, needs poc up --with minio) and send its presigned URL as the event's attachmentUrl; fi and pm's invoice show it.",
     }),
+    // No `default`: oclif counts a defaulted flag as given, and dependsOn would then refuse every
+    // produce without --with-attachments. The default applies in run().
     'attachment-bytes': Flags.integer({
-      default: attachmentBytes.default,
       description: `Size of each payload with --with-attachments (the seed's 128 KiB by default; ${attachmentBytes.min} B to 64 MiB).`,
       min: attachmentBytes.min,
       max: attachmentBytes.max,
@@ -76,7 +77,7 @@ ${exitCodesHelp}
     const pmUrl = await serviceUrl(this.home, 'pm')
     const fiUrl = await serviceUrl(this.home, 'fi')
     const attachments = flags['with-attachments']
-      ? {store: await runningObjectStore(this.home), bytes: flags['attachment-bytes']}
+      ? {store: await runningObjectStore(this.home), bytes: flags['attachment-bytes'] ?? attachmentBytes.default}
       : undefined
     const interruption = this.interruption()
     this.say(`Sending ${flags.batch} approvals to ${pmUrl} at ${flags.rps}/s…`)
