@@ -174,7 +174,7 @@ describe('local images under podman', {skip, timeout: 900_000}, () => {
     const run = await runPoc(home, ['images', 'build', 'grafana'])
     assert.equal(run.exitCode, 2)
     assert.match(run.stderr, /no local image recipe for grafana/)
-    assert.match(run.stderr, /rabbitmq, redis, prometheus, services/)
+    assert.match(run.stderr, /rabbitmq, redis, minio, prometheus, services/)
   })
 
   it('redis answers PING and keeps its append-only file in /data', async () => {
