@@ -77,7 +77,10 @@ ${exitCodesHelp}
     const pmUrl = await serviceUrl(this.home, 'pm')
     const fiUrl = await serviceUrl(this.home, 'fi')
     const attachments = flags['with-attachments']
-      ? {store: await runningObjectStore(this.home), bytes: flags['attachment-bytes'] ?? attachmentBytes.default}
+      ? {
+          store: await runningObjectStore(this.home),
+          bytes: flags['attachment-bytes'] ?? attachmentBytes.default,
+        }
       : undefined
     const interruption = this.interruption()
     this.say(`Sending ${flags.batch} approvals to ${pmUrl} at ${flags.rps}/s…`)
