@@ -4,7 +4,6 @@ import {gatewayFiles} from '../contract/files.js'
 import {packageRoot} from '../lib/package-root.js'
 import {gatewayConfig} from '../services/gateway/config.js'
 import type {PocHome} from './home.js'
-import {Redis} from 'ioredis'
 import {type ObservabilityAddresses, grafanaFiles, lokiFiles, promtailFiles} from './observability-files.js'
 import {scrapeTargets, targetsNotUp, writePrometheusFiles} from './prometheus-config.js'
 import {findBinary} from './native.js'
@@ -399,6 +398,7 @@ const redis: ComponentSpec = {
     data: [{dir: 'data', target: '/data'}],
   },
   version: async (ctx, signal) => {
+    const {Redis} = await import('ioredis')
     const client = new Redis({
       host: ctx.host,
       port: ctx.ports.redis,

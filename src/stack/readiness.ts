@@ -1,7 +1,5 @@
 import {open} from 'node:fs/promises'
 import net from 'node:net'
-import amqp from 'amqplib'
-import {Redis} from 'ioredis'
 import {type Clock, formatDuration, systemClock} from './clock.js'
 import {ExitCode, PocError, errorMessage} from './errors.js'
 
@@ -170,6 +168,8 @@ export function amqpConnect(url: string, label: string, timeoutMs?: number): Rea
     description: `AMQP connect to ${label}`,
     timeoutMs,
     probe: async (signal) => {
+      // Loaded on first use (as ioredis below): a command that probes nothing does not compile them.
+      const {default: amqp} = await import('amqplib')
       const connecting = amqp.connect(url, {timeout: 2000})
       const aborted = new Promise<never>((_, reject) =>
         signal.addEventListener('abort', () => reject(new Error('attempt timed out')), {once: true}),
@@ -191,6 +191,7 @@ export function redisPing(host: string, port: number, timeoutMs?: number): Readi
     description: `Redis PING on ${host}:${port}`,
     timeoutMs,
     probe: async (signal) => {
+      const {Redis} = await import('ioredis')
       const client = new Redis({
         host,
         port,

@@ -13,10 +13,7 @@ import {issueDevToken} from '../../stack/secrets.js'
 import {waitForReady} from '../../stack/readiness.js'
 import {down, up} from '../../stack/stack.js'
 import {readEventStream} from '../event-stream.js'
-import {grafanaCheck} from '../grafana/check.js'
-import {targetsNotScrapedSince} from '../grafana/prometheus.js'
 import {chromiumMissingReason} from '../ui/browser.js'
-import {runBrowserFlow} from '../ui/run-flow.js'
 import {attachmentsSkipReason, checkAttachments} from './attachments.js'
 import {Probe} from './probe.js'
 import {notRunnableReason, type SmokeTarget} from './target.js'
@@ -462,6 +459,11 @@ export const scenarios: Scenario[] = [
     run: async ({target, probe, signal}) => {
       const withPrometheus = target.running.has('prometheus')
       const withGrafana = target.running.has('grafana')
+      // Loaded by the scenario that needs them (yaml, the manifest checks), not by every smoke run.
+      const [{grafanaCheck}, {targetsNotScrapedSince}] = await Promise.all([
+        import('../grafana/check.js'),
+        import('../grafana/prometheus.js'),
+      ])
       if (withPrometheus) {
         // This run's traffic must be in Prometheus before its panels are judged on it.
         const began = Date.now()
@@ -515,6 +517,7 @@ export const scenarios: Scenario[] = [
         probe.note(`browser flow skipped: ${uiSkipped}`)
       } else {
         check(target.running.has('ui'), notRunning('ui'))
+        const {runBrowserFlow} = await import('../ui/run-flow.js')
         const result = await runBrowserFlow(target.url('ui'), run.runId, signal, {
           note: (text) => probe.note(text),
           attach,

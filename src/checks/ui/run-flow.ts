@@ -1,4 +1,4 @@
-import {type BrowserContext, chromium} from 'playwright-core'
+import type {BrowserContext} from 'playwright-core'
 import type {SmokeFile} from '../smoke/types.js'
 import {chromiumLaunchOptions} from './browser.js'
 import {type UiFlowResult, runUiFlow, uiPages} from './flow.js'
@@ -15,6 +15,8 @@ export async function runBrowserFlow(
   signal: AbortSignal,
   report: {note: (text: string) => void; attach: (file: SmokeFile) => void},
 ): Promise<UiFlowResult> {
+  // playwright-core is 7 MB of JavaScript: loaded when a browser is wanted, not by every `poc smoke`.
+  const {chromium} = await import('playwright-core')
   const browser = await chromium.launch(chromiumLaunchOptions())
   const context = await browser.newContext({viewport: {width: 1280, height: 900}}).catch(async (error) => {
     await browser.close()

@@ -4,7 +4,7 @@ import {mkdir, rm} from 'node:fs/promises'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
-import Docker from 'dockerode'
+import type Docker from 'dockerode'
 import {type Clock, systemClock} from '../clock.js'
 import {ExitCode, PocError, errorMessage} from '../errors.js'
 import type {PocHome} from '../home.js'
@@ -95,10 +95,16 @@ export function ping(address: EngineAddress): Promise<EngineRuntimeName | undefi
   })
 }
 
-function dockerode(address: EngineAddress): Docker {
+// dockerode (with ssh2, grpc-js and protobufjs, some 2 MB of JavaScript) is loaded only once an
+// engine answers: every command of a native stack would otherwise compile it at start.
+let dockerodeModule: Promise<typeof Docker> | undefined
+
+async function dockerode(address: EngineAddress): Promise<Docker> {
+  dockerodeModule ??= import('dockerode').then((m) => m.default)
+  const Client = await dockerodeModule
   return address.socketPath
-    ? new Docker({socketPath: address.socketPath})
-    : new Docker({host: address.host, port: address.port, protocol: 'http'})
+    ? new Client({socketPath: address.socketPath})
+    : new Client({host: address.host, port: address.port, protocol: 'http'})
 }
 
 /** The first candidate that answers, without starting anything. */
@@ -108,7 +114,7 @@ export async function findRunningEngine(
 ): Promise<Engine | undefined> {
   for (const address of engineCandidates(runtime, env)) {
     const kind = await ping(address)
-    if (kind) return {runtime, kind, address, docker: dockerode(address)}
+    if (kind) return {runtime, kind, address, docker: await dockerode(address)}
   }
   return undefined
 }
@@ -180,7 +186,7 @@ export async function startPodmanService(
     }
     await clock.sleep(100)
   }
-  return {runtime: 'podman', kind: 'podman', address, docker: dockerode(address), service}
+  return {runtime: 'podman', kind: 'podman', address, docker: await dockerode(address), service}
 }
 
 /**
@@ -197,7 +203,8 @@ export async function openEngine(
   if (runtime === 'podman') {
     // The service a running stack of this home started: shared, never started twice on one socket.
     const own: EngineAddress = {socketPath: podmanSocketPath(home), source: 'podman service started by poc'}
-    if ((await ping(own)) === 'podman') return {runtime, kind: 'podman', address: own, docker: dockerode(own)}
+    if ((await ping(own)) === 'podman')
+      return {runtime, kind: 'podman', address: own, docker: await dockerode(own)}
     if (podmanBinary()) return startPodmanService(home, {env})
   }
   throw noEngineError(runtime, env)
@@ -209,7 +216,7 @@ export async function reconnect(
   runtime: EngineRuntimeName,
 ): Promise<Engine | undefined> {
   const kind = await ping(address)
-  return kind ? {runtime, kind, address, docker: dockerode(address)} : undefined
+  return kind ? {runtime, kind, address, docker: await dockerode(address)} : undefined
 }
 
 /** `auto` (SPEC §2.1): docker if its engine answers, else podman if its socket or binary is there, else undefined (native). */
