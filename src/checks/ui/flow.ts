@@ -44,6 +44,12 @@ export interface UiFlowResult {
 /** The badge every data page shows while pm answers. */
 export const apiLiveText = 'API live'
 
+/**
+ * How long a page may take to show it: the UI asks pm on load and again every 5 s, so this covers
+ * two retries. A page still offline after that is reported then, not at the 20 s step timeout.
+ */
+const liveTimeoutMs = 12_000
+
 /** Opens a page of the UI and waits until it shows pm's data; answers how long that took. */
 export async function openUiPage(
   page: Page,
@@ -54,7 +60,7 @@ export async function openUiPage(
   await page.goto(new URL(uiPages[name], baseUrl).toString(), {waitUntil: 'load'})
   const loadMs = performance.now() - began
   try {
-    await apiBadge(page).filter({hasText: apiLiveText}).waitFor({state: 'visible'})
+    await apiBadge(page).filter({hasText: apiLiveText}).waitFor({state: 'visible', timeout: liveTimeoutMs})
   } catch (error) {
     // Say what the page shows instead, and the UI's own explanation (the badge's title).
     const badge = apiBadge(page)
