@@ -114,7 +114,8 @@ export function processesUnder(home: string): number[] {
 
 /** Best-effort cleanup after a test, whatever state it failed in. */
 export async function cleanup(home: string): Promise<void> {
-  await runPoc(home, ['down'])
+  // The home is deleted next: --volumes kills at once rather than waiting out graceful stops.
+  await runPoc(home, ['down', '--volumes'])
   if (!process.env.KEEP_TEST_HOME) rmSync(home, {recursive: true, force: true})
 }
 

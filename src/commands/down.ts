@@ -5,7 +5,7 @@ import {formatDuration} from '../stack/clock.js'
 import {type DownResult, down} from '../stack/stack.js'
 
 export default class Down extends PocCommand {
-  static description = `Stops every component of the stack in $POC_HOME (SIGTERM, a grace period, then SIGKILL), waits for the processes to exit and their ports to free, and leaves no process behind. Stopping a stack that is not running succeeds.
+  static description = `Stops every component of the stack in $POC_HOME (SIGTERM, a grace period, then SIGKILL), waits for the processes to exit and their ports to free, and leaves no process behind. Stopping a stack that is not running succeeds. With --volumes the data is deleted, so the components are killed at once, without a grace period.
 
 ${exitCodesHelp}`
 
@@ -29,7 +29,8 @@ ${exitCodesHelp}`
       multiple: true,
     }),
     volumes: Flags.boolean({
-      description: 'Also delete the data directories ($POC_HOME/data, or only those of --only components).',
+      description:
+        'Also delete the data directories ($POC_HOME/data, or only those of --only components); the components are killed, not stopped gracefully.',
     }),
   }
 
@@ -49,7 +50,7 @@ ${exitCodesHelp}`
     for (const warning of result.warnings) this.warn(warning)
     for (const component of result.stopped) {
       const notes = [
-        component.forced ? 'needed SIGKILL' : undefined,
+        component.forced ? (flags.volumes ? 'killed, as its data is deleted' : 'needed SIGKILL') : undefined,
         component.portsStillHeld.length > 0
           ? `ports still held: ${component.portsStillHeld.join(', ')}`
           : undefined,

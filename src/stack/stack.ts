@@ -596,7 +596,10 @@ export async function down(request: DownRequest, context: StackContext): Promise
             wave.map(async (name) => {
               const record = state.components.find((c) => c.name === name) as ComponentRecord
               progress({component: name, phase: 'stopping'})
-              const outcome = await runtime.stop(record, getComponent(name).stopGraceMs, clock)
+              // --volumes deletes the data, so a graceful stop (which flushes it) buys nothing:
+              // SIGKILL at once. RabbitMQ 3.10 alone spends 5 s of its stop in the management agent.
+              const graceMs = request.volumes ? 0 : getComponent(name).stopGraceMs
+              const outcome = await runtime.stop(record, graceMs, clock)
               const portsStillHeld = await waitPortsFree(Object.values(record.ports), 10_000, clock)
               removeComponent(state, name)
               await writeState(home, state)

@@ -168,6 +168,32 @@ describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout:
     assert.deepEqual(times, [...times].sort(), 'in the order the lines were written')
   })
 
+  it('down --only redis --volumes kills it at once and deletes its data; up starts it again empty', async () => {
+    const dataDir = `${home}/data/redis`
+    assert.equal(existsSync(dataDir), true)
+    const run = await runPoc(home, ['down', '--only', 'redis', '--volumes', '--json'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    const result = parseJson<DownResult>(run)
+    assert.deepEqual(
+      result.stopped.map((s) => [s.name, s.forced]),
+      [['redis', true]],
+    )
+    assert.equal(result.volumesRemoved, true)
+    assert.equal(existsSync(dataDir), false)
+    assert.equal(isListening(ports.redis), false)
+    const text = await runPoc(home, ['status', '--json'])
+    const states = parseJson<StatusResult>(text)
+      .components.filter((c) => c.name === 'rabbitmq' || c.name === 'redis')
+      .map((c) => [c.name, c.state])
+    assert.deepEqual(states, [
+      ['rabbitmq', 'healthy'],
+      ['redis', 'stopped'],
+    ])
+    const again = await runPoc(home, ['up', '--only', 'redis'])
+    assert.equal(again.exitCode, 0, again.stderr)
+    assert.equal(await redisPing(), 'PONG')
+  })
+
   it('down stops everything: no process under POC_HOME, no listening port, epmd included', async () => {
     const run = await runPoc(home, ['down', '--json'])
     assert.equal(run.exitCode, 0, run.stderr)
