@@ -202,29 +202,6 @@ describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout:
     assert.equal(parseJson<UpResult>(run).components[0]?.action, 'restarted')
   })
 
-  it('logs shows each component’s log, prefixed with its name', async () => {
-    const run = await runPoc(home, ['logs', 'redis', '--tail', '50'])
-    assert.equal(run.exitCode, 0, run.stderr)
-    assert.match(run.stdout, /^redis \| .*Ready to accept connections/m)
-    const all = await runPoc(home, ['logs', '--tail', '500'])
-    assert.match(all.stdout, /^rabbitmq \| \d{2}:\d{2}:\d{2}\.\d{3} .*Server startup complete/m)
-    // --json is NDJSON without -f too: one object per line, both logs merged in time order.
-    const json = await runPoc(home, ['logs', '--json', '--tail', '20'])
-    assert.equal(json.exitCode, 0, json.stderr)
-    const records = json.stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as {component: string; time: string | null; line: string})
-    assert.deepEqual([...new Set(records.map((r) => r.component))].sort(), ['rabbitmq', 'redis'])
-    assert.ok(
-      records.every(
-        (r) => typeof r.line === 'string' && (r.time === null || !Number.isNaN(Date.parse(r.time))),
-      ),
-    )
-    const times = records.flatMap((r) => (r.time === null ? [] : [r.time]))
-    assert.deepEqual(times, [...times].sort(), 'in the order the lines were written')
-  })
-
   it('starts a service behind its start gate: no listening, no broker or Redis connection until the gate file appears', async () => {
     const gate = path.join(home, 'run', 'credit.start')
     mkdirSync(path.dirname(gate), {recursive: true})
@@ -266,6 +243,29 @@ describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout:
     assert.equal(await exited, 'SIGTERM')
     assert.ok(Date.now() - t0 < 2000, `it took ${Date.now() - t0} ms`)
     assert.equal(existsSync(gate), false)
+  })
+
+  it('logs shows each component’s log, prefixed with its name', async () => {
+    const run = await runPoc(home, ['logs', 'redis', '--tail', '50'])
+    assert.equal(run.exitCode, 0, run.stderr)
+    assert.match(run.stdout, /^redis \| .*Ready to accept connections/m)
+    const all = await runPoc(home, ['logs', '--tail', '500'])
+    assert.match(all.stdout, /^rabbitmq \| \d{2}:\d{2}:\d{2}\.\d{3} .*Server startup complete/m)
+    // --json is NDJSON without -f too: one object per line, both logs merged in time order.
+    const json = await runPoc(home, ['logs', '--json', '--tail', '20'])
+    assert.equal(json.exitCode, 0, json.stderr)
+    const records = json.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as {component: string; time: string | null; line: string})
+    assert.deepEqual([...new Set(records.map((r) => r.component))].sort(), ['rabbitmq', 'redis'])
+    assert.ok(
+      records.every(
+        (r) => typeof r.line === 'string' && (r.time === null || !Number.isNaN(Date.parse(r.time))),
+      ),
+    )
+    const times = records.flatMap((r) => (r.time === null ? [] : [r.time]))
+    assert.deepEqual(times, [...times].sort(), 'in the order the lines were written')
   })
 
   it('down stops everything: no process under POC_HOME, no listening port, epmd included', async () => {
