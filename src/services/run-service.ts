@@ -1,6 +1,5 @@
-import {access, rm} from 'node:fs/promises'
-import {setTimeout as delay} from 'node:timers/promises'
 import {type RunningService, services} from './registry.js'
+import {setStartGate} from './shared/start-gate.js'
 
 /*
  * What starting one service takes, without oclif: `bin/service.js <name>` (how poc up and the
@@ -19,23 +18,6 @@ export class UnknownServiceError extends Error {
   }
 }
 
-/**
- * poc up starts a service before RabbitMQ is ready, so its code loads meanwhile, and names a
- * gate file (POC_START_GATE) it creates once the service's dependencies are ready. Until then
- * the process only polls for it; SIGTERM ends it at once (no handler is installed yet).
- */
-async function untilExists(file: string): Promise<void> {
-  for (;;) {
-    try {
-      await access(file)
-      break
-    } catch {
-      await delay(10)
-    }
-  }
-  await rm(file, {force: true})
-}
-
 /** The services that can run, in the registry's order. */
 export const serviceNames = Object.keys(services)
 
@@ -50,8 +32,9 @@ export async function runService(
   const load = name === undefined ? undefined : services[name as keyof typeof services]
   if (!load) throw new UnknownServiceError(name)
   const main = await load()
-  const gate = env.POC_START_GATE
-  if (gate) await untilExists(gate)
+  // poc up starts it before its dependencies are ready: main does what needs none of them, then
+  // waits for the gate file (shared/start-gate.ts). SIGTERM meanwhile ends it at once (no handler yet).
+  setStartGate(env.POC_START_GATE)
   const service: RunningService = await main(env)
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve())

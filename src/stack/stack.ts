@@ -215,8 +215,9 @@ export async function up(request: UpRequest, context: StackContext): Promise<UpR
       }
 
       // Services that run as host processes start with the first wave, while RabbitMQ boots: each
-      // loads its code (most of its start-up) and waits at its gate file, opened when its wave
-      // comes (issue 19). In a container, or when a dependency already runs, they start in their wave.
+      // loads its code and does all its start-up that needs no other component (state, routes),
+      // then waits at its gate file, opened when its wave comes; it then connects and listens
+      // (issue 19). In a container, or when a dependency already runs, they start in their wave.
       const waves = startWaves(startable)
       const gated = new Map<ComponentName, string>()
       for (const name of waves.slice(1).flat()) {

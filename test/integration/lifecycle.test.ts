@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict'
-import {existsSync, readFileSync} from 'node:fs'
+import {type ChildProcess, spawn} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {setTimeout as delay} from 'node:timers/promises'
 import amqp from 'amqplib'
 import {Redis} from 'ioredis'
+import {getComponent, serviceEnvironment, startGateVariable} from '../../src/stack/catalog.js'
+import {componentContext} from '../../src/stack/context.js'
+import {homeAt} from '../../src/stack/home.js'
 import {isListening} from '../../src/stack/ports.js'
 import type {DownResult, StatusResult, UpResult} from '../../src/stack/stack.js'
 import {cleanup, makeHome, parseJson, processesUnder, runPoc, testPortOffsets, upStack} from '../helpers.js'
@@ -30,6 +36,57 @@ async function redisPing(): Promise<string> {
     return await client.ping()
   } finally {
     client.disconnect()
+  }
+}
+
+/** Remote ports of the process's established TCP connections (/proc/<pid>/fd and /proc/net/tcp*). */
+function connectedPorts(pid: number): number[] {
+  const inodes = new Set<string>()
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`)
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1]
+      if (inode) inodes.add(inode)
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports: number[] = []
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      const [remote, state, inode] = [fields[2], fields[3], fields[9]]
+      if (state === '01' && inode && inodes.has(inode) && remote)
+        ports.push(Number.parseInt(remote.split(':')[1] ?? '', 16))
+    }
+  }
+  return ports
+}
+
+/** Spawns a service as poc up does behind a start gate (the catalog's command and environment). */
+function spawnGated(home: string, name: 'credit', gate: string): {child: ChildProcess; output: () => string} {
+  const spec = getComponent(name)
+  const ctx = componentContext(name, homeAt(home), offset)
+  mkdirSync(ctx.dataDir, {recursive: true})
+  const [processSpec] = spec.native?.processes({...ctx, startGate: gate}, {}) ?? []
+  assert.ok(processSpec)
+  assert.equal(processSpec.env?.[startGateVariable], gate)
+  const child = spawn(processSpec.command, processSpec.args, {
+    env: {PATH: process.env.PATH, ...serviceEnvironment(spec, ctx), [startGateVariable]: gate},
+    cwd: ctx.dataDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let text = ''
+  child.stdout?.on('data', (chunk) => (text += chunk))
+  child.stderr?.on('data', (chunk) => (text += chunk))
+  return {child, output: () => text}
+}
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await delay(50)
   }
 }
 
@@ -143,6 +200,49 @@ describe('poc up / status / logs / down with real RabbitMQ and Redis', {timeout:
     const run = await runPoc(home, ['up', '--only', 'rabbitmq,redis', '--json'])
     assert.equal(run.exitCode, 0, run.stderr)
     assert.equal(parseJson<UpResult>(run).components[0]?.action, 'restarted')
+  })
+
+  it('starts a service behind its start gate: no listening, no broker or Redis connection until the gate file appears', async () => {
+    const gate = path.join(home, 'run', 'credit.start')
+    mkdirSync(path.dirname(gate), {recursive: true})
+    const {child, output} = spawnGated(home, 'credit', gate)
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)))
+    const httpPort = 3004 + offset
+    try {
+      // Loaded, state read, routes built: it says so once it only waits for the gate.
+      await until('the service to reach its gate', () => /poc up start gate/.test(output()))
+      await delay(500)
+      assert.equal(child.exitCode, null, output())
+      assert.equal(isListening(httpPort), false, 'it listens before its gate')
+      assert.deepEqual(connectedPorts(child.pid as number), [], 'it connects before its gate')
+
+      writeFileSync(gate, '')
+      await until('its /health to answer 200', async () => {
+        const response = await fetch(`http://127.0.0.1:${httpPort}/health`).catch(() => undefined)
+        return response?.status === 200
+      })
+      // Beside the connection the /health answers came on.
+      const outgoing = connectedPorts(child.pid as number).filter(
+        (p) => p === ports.amqp || p === ports.redis,
+      )
+      assert.deepEqual(outgoing.sort(), [ports.amqp, ports.redis].sort())
+      assert.equal(existsSync(gate), false, 'the gate file is taken away')
+    } finally {
+      child.kill('SIGTERM')
+    }
+    assert.equal(await exited, 0, output())
+  })
+
+  it('ends a service waiting at its start gate at once on SIGTERM', async () => {
+    const gate = path.join(home, 'run', 'credit.start')
+    const {child, output} = spawnGated(home, 'credit', gate)
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)))
+    await until('the service to reach its gate', () => /poc up start gate/.test(output()))
+    const t0 = Date.now()
+    child.kill('SIGTERM')
+    assert.equal(await exited, 'SIGTERM')
+    assert.ok(Date.now() - t0 < 2000, `it took ${Date.now() - t0} ms`)
+    assert.equal(existsSync(gate), false)
   })
 
   it('logs shows each component’s log, prefixed with its name', async () => {

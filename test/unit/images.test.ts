@@ -45,6 +45,7 @@ function fakeRoot(name: string): string {
     'dist/commands/service/run.js': 'export default 1\n',
     'dist/services/run-service.js': 'export const runService = 1\n',
     'dist/services/sales/main.js': 'export const main = 1\n',
+    'dist/services-bundle/run-service.js': 'export const runService = 1\n',
     'fixtures/pm/seed.json': '[]\n',
     'package.json': '{"name":"poc"}\n',
     'package-lock.json': '{"lockfileVersion":3}\n',
@@ -115,19 +116,30 @@ describe('local image recipes', () => {
     assert.notEqual(afterLock, afterDist)
 
     writeFileSync(path.join(root, 'dist/services/new.js'), '')
-    assert.notEqual(hash(), afterLock, 'a new file in dist/ changes it')
+    const afterNew = hash()
+    assert.notEqual(afterNew, afterLock, 'a new file in dist/ changes it')
+
+    // What bin/service.js runs in the image.
+    writeFileSync(path.join(root, 'dist/services-bundle/run-service.js'), 'export const runService = 2\n')
+    assert.notEqual(hash(), afterNew, 'the services bundle changes it')
   })
 
   it('refuses to hash the services image without a built dist/, and says to build it', () => {
+    const refused = (root: string) =>
+      assert.throws(
+        () => localImageTag('services', {root}),
+        (error: unknown) =>
+          error instanceof PocError &&
+          error.code === 'dist_missing' &&
+          /npm run build/.test(error.suggestions.join()),
+      )
     const root = fakeRoot('unbuilt')
     rmSync(path.join(root, 'dist'), {recursive: true})
-    assert.throws(
-      () => localImageTag('services', {root}),
-      (error: unknown) =>
-        error instanceof PocError &&
-        error.code === 'dist_missing' &&
-        /npm run build/.test(error.suggestions.join()),
-    )
+    refused(root)
+    // tsc's output without the bundle bin/service.js runs (an older build) is not a built dist/ either.
+    const unbundled = fakeRoot('unbundled')
+    rmSync(path.join(unbundled, 'dist/services-bundle'), {recursive: true})
+    refused(unbundled)
   })
 
   it('renders the recipe as the import changes the Engine API applies', () => {

@@ -5,6 +5,7 @@ import {parseConfig} from '../shared/config.js'
 import {close, createHttpServer, listen} from '../shared/http.js'
 import {createLogger} from '../shared/logger.js'
 import {createRegistry} from '../shared/metrics.js'
+import {dependenciesReady} from '../shared/start-gate.js'
 import {readAdminToken} from '../../contract/files.js'
 import {gatewayConfig, resolveSecret} from './config.js'
 import {Gateway} from './gateway.js'
@@ -34,6 +35,8 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     durableCommitRate: () => holder.gateway?.durableCommitRate ?? 0,
     softRejectRate: () => holder.gateway?.softRejectsPerSec ?? 0,
   })
+  // Opening starts its outbox's connection to the broker: not before poc up's start gate.
+  await dependenciesReady()
   const opened = await Gateway.open(config, auditKey, metrics, logger)
   holder.gateway = opened
   const tokens = new TokenVerifier({

@@ -3,6 +3,7 @@ import amqp, {type Channel, type ChannelModel, type ConfirmChannel, type Consume
 import {type Envelope, type MessageFormat, messageHeaders, parseMessage} from '../../contract/envelope.js'
 import type {Logger} from './logger.js'
 import {Outbox, type OutboxRecord} from './outbox.js'
+import {dependenciesReady, startGated} from './start-gate.js'
 import {shardOf} from '../../contract/shard.js'
 import {deadLetterQueue, exchanges, shardQueue} from '../../contract/topology.js'
 
@@ -130,7 +131,8 @@ export class Bus {
 
   /**
    * Loads the outbox and starts connecting. Resolves after the first attempt, connected or not:
-   * a service starts while the broker is down, and its publishes are queued meanwhile.
+   * a service starts while the broker is down, and its publishes are queued meanwhile. Behind
+   * poc up's start gate (start-gate.ts) it resolves at once and connects when the gate opens.
    */
   async start(): Promise<void> {
     if (this.outbox || this.closing) {
@@ -147,8 +149,10 @@ export class Bus {
     if (pending > 0) this.log.info({pending}, 'outbox holds unsent events; sending them once connected')
     let attempted!: () => void
     const firstAttempt = new Promise<void>((resolve) => (attempted = resolve))
-    this.loop = this.run(attempted)
-    await firstAttempt
+    // Behind poc up's start gate the first attempt waits for it, and the service goes on starting.
+    const gated = startGated()
+    this.loop = this.run(attempted, gated)
+    if (!gated) await firstAttempt
   }
 
   status(): BusStatus {
@@ -293,7 +297,13 @@ export class Bus {
     await delay(ms, undefined, {signal: this.stop.signal}).catch(() => undefined)
   }
 
-  private async run(attempted: () => void): Promise<void> {
+  private async run(attempted: () => void, gated: boolean): Promise<void> {
+    if (gated) {
+      const stopped = new Promise<void>((resolve) =>
+        this.stop.signal.addEventListener('abort', () => resolve(), {once: true}),
+      )
+      await Promise.race([dependenciesReady(), stopped])
+    }
     let failures = 0
     while (!this.stop.signal.aborted) {
       let connection: {lost: Promise<void>}
@@ -331,13 +341,10 @@ export class Bus {
     model.on('blocked', (reason: string) => this.log.warn({reason}, 'RabbitMQ blocks publishing'))
     model.on('unblocked', () => this.log.info('RabbitMQ unblocked publishing'))
     try {
-      await this.declare(model, async (channel) => {
-        await this.declareTopology(channel)
-        for (const [queue, patterns] of this.inboxes) {
-          await this.declareQueue(channel, queue, exchanges.domain, patterns)
-        }
-      })
-      const publisher = await model.createConfirmChannel()
+      const publishing = model.createConfirmChannel()
+      publishing.catch(() => undefined)
+      await this.declareTopology(model)
+      const publisher = await publishing
       // Only a channel the broker closed on its own reports an error; reconnecting re-creates it.
       publisher.on('error', (error: Error) => {
         this.log.warn({err: error}, 'the broker closed the publish channel; reconnecting')
@@ -357,11 +364,13 @@ export class Bus {
       return {lost}
     }
     this.log.info({shards: this.options.numShards}, 'connected to RabbitMQ; topology declared')
-    for (const consumer of this.consumers) {
-      await this.ensureConsumer(model, consumer).catch((error: unknown) =>
-        this.consumerFailed(model, consumer, error),
-      )
-    }
+    await Promise.all(
+      this.consumers.map((consumer) =>
+        this.ensureConsumer(model, consumer).catch((error: unknown) =>
+          this.consumerFailed(model, consumer, error),
+        ),
+      ),
+    )
     this.flush()
     return {lost}
   }
@@ -377,13 +386,27 @@ export class Bus {
     }
   }
 
-  private async declareTopology(channel: Channel): Promise<void> {
-    await channel.assertExchange(exchanges.events, 'direct', {durable: true})
-    await channel.assertExchange(exchanges.deadLetter, 'direct', {durable: true})
-    await channel.assertExchange(exchanges.domain, 'topic', {durable: true})
+  /**
+   * The exchanges, then every queue (the shards and the inboxes) at once, each on its channel:
+   * amqplib sends a channel's next method only after the last one's answer, so one channel
+   * would wait ~20 round trips in a row, seven services at a time during poc up (issue 19).
+   */
+  private async declareTopology(model: ChannelModel): Promise<void> {
+    await this.declare(model, async (channel) => {
+      await channel.assertExchange(exchanges.events, 'direct', {durable: true})
+      await channel.assertExchange(exchanges.deadLetter, 'direct', {durable: true})
+      await channel.assertExchange(exchanges.domain, 'topic', {durable: true})
+    })
+    const queues: Array<[queue: string, exchange: string, bindings: string[]]> = []
     for (let shard = 0; shard < this.options.numShards; shard++) {
-      await this.declareQueue(channel, shardQueue(shard), exchanges.events, [shardQueue(shard)])
+      queues.push([shardQueue(shard), exchanges.events, [shardQueue(shard)]])
     }
+    for (const [queue, patterns] of this.inboxes) queues.push([queue, exchanges.domain, patterns])
+    await Promise.all(
+      queues.map(([queue, exchange, bindings]) =>
+        this.declare(model, (channel) => this.declareQueue(channel, queue, exchange, bindings)),
+      ),
+    )
   }
 
   private async declareQueue(

@@ -13,6 +13,7 @@ import type {Registry} from 'prom-client'
 import {ZodError} from 'zod'
 import type {Logger} from './logger.js'
 import {httpMetrics} from './metrics.js'
+import {dependenciesReady, startGated} from './start-gate.js'
 
 /** Thrown by route handlers for an expected failure; becomes `{error: code, message, ...details}` with `status`. */
 export class HttpError extends Error {
@@ -333,6 +334,10 @@ export async function listen(
   app: HttpServer,
   {host = '127.0.0.1', port}: ListenOptions,
 ): Promise<{host: string; port: number; url: string}> {
+  // Plugins and routes (fastify's ready) need no other component: done before poc up's start gate.
+  await app.ready()
+  if (startGated()) app.log.info('started; listens once its dependencies are ready (poc up start gate)')
+  await dependenciesReady()
   await app.listen({host, port})
   const address = app.server.address()
   const bound = typeof address === 'object' && address ? address.port : port

@@ -1,6 +1,7 @@
 import {Redis} from 'ioredis'
 import {idempotencyRedisKey} from '../../contract/idempotency.js'
 import type {Logger} from './logger.js'
+import {dependenciesReady, startGated} from './start-gate.js'
 
 /**
  * Which idempotency keys a consumer has processed (SPEC §3), as `idemp:{key}` with a TTL.
@@ -36,10 +37,19 @@ const maxRetryMs = 5000
  */
 export function createRedis(url: string, logger: Logger): Redis {
   const log = logger.child({component: 'redis'})
+  // Behind poc up's start gate (start-gate.ts) it connects once the gate opens.
+  const gated = startGated()
   const redis = new Redis(url, {
     maxRetriesPerRequest: 2,
     retryStrategy: (attempt) => Math.min(firstRetryMs * 2 ** (attempt - 1), maxRetryMs),
+    lazyConnect: gated,
   })
+  if (gated) {
+    void dependenciesReady().then(() =>
+      // A command sent meanwhile may have started the connection already.
+      redis.status === 'wait' ? redis.connect().catch(() => undefined) : undefined,
+    )
+  }
   let reported = false
   redis.on('ready', () => {
     reported = false

@@ -13,8 +13,8 @@ import {run} from './host-command.js'
  */
 export const servicesPayloadEntries = ['bin', 'dist', 'fixtures', 'package.json', 'package-lock.json']
 
-/** The file that proves `npm run build` ran: what every service starts through (bin/service.js). */
-const builtMarker = path.join('dist', 'services', 'run-service.js')
+/** The file that proves `npm run build` ran: the bundle every service starts through (bin/service.js). */
+const builtMarker = path.join('dist', 'services-bundle', 'run-service.js')
 
 export function requireBuiltDist(root: string): void {
   if (existsSync(path.join(root, builtMarker))) return
