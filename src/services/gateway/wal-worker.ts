@@ -2,24 +2,16 @@ import {closeSync, openSync} from 'node:fs'
 import {createSecretKey} from 'node:crypto'
 import {performance} from 'node:perf_hooks'
 import {parentPort, workerData} from 'node:worker_threads'
-import type {WalOutbox, WalOutboxStatus} from './outbox.js'
+import type {MessagePort} from 'node:worker_threads'
 import {type WalCommit, WalGroupWriter, WalWriteError} from './wal-writer.js'
 
 /*
  * The WAL's thread (started by Wal.open in wal.ts): the group commit — chaining, HMAC, write,
- * fdatasync — and, for the gateway, the outbox that publishes what became durable. The event
- * loop that answers orders then only formats each record and posts the lines of one turn in
- * one message; seq numbers are assigned there, so the order of the log is the order of accepts.
+ * fdatasync — and nothing else, so a commit starts as soon as records arrive. The event loop
+ * that answers orders only formats each record and posts the lines of one turn in one message;
+ * seq numbers are assigned there, so the order of the log is the order of accepts. The outbox,
+ * if any, runs on a thread of its own (outbox-worker.ts), told of each commit through `durable`.
  */
-
-/** What the outbox needs beyond the WAL (see WalOutboxOptions); the logger is the thread's own. */
-export interface WalWorkerOutbox {
-  amqpUrl: string
-  offsetFile: string
-  backoffBaseMs: number
-  backoffMaxMs: number
-  logLevel?: string
-}
 
 export interface WalWorkerData {
   file: string
@@ -29,7 +21,8 @@ export interface WalWorkerData {
   durableBytes: number
   maxWaitUs: number
   maxBatch: number
-  outbox?: WalWorkerOutbox
+  /** Told the durable size after each commit (the outbox thread's port). */
+  durable?: MessagePort
 }
 
 export type ToWalWorker =
@@ -47,7 +40,6 @@ export type FromWalWorker =
   | {kind: 'open_failed'; message: string}
   | ({kind: 'flushed'} & WalCommit)
   | {kind: 'failed'; firstSeq: number; lastSeq: number; message: string}
-  | {kind: 'outbox'; status: WalOutboxStatus}
   | {kind: 'closed'}
 
 const port = parentPort
@@ -58,8 +50,6 @@ const epochNow = () => performance.timeOrigin + performance.now()
 
 let writer: WalGroupWriter
 let fd: number
-let outbox: WalOutbox | undefined
-let statusTimer: NodeJS.Timeout | undefined
 try {
   fd = openSync(data.file, 'a')
   writer = new WalGroupWriter(
@@ -69,35 +59,6 @@ try {
     data.lastSeq,
     data.durableBytes,
   )
-  if (data.outbox) {
-    const config = data.outbox
-    // Loaded only here: a WAL without an outbox (tests, tools) starts without amqplib and pino.
-    const [{WalOutbox}, {createLogger}] = await Promise.all([
-      import('./outbox.js'),
-      import('../shared/logger.js'),
-    ])
-    outbox = new WalOutbox({
-      amqpUrl: config.amqpUrl,
-      walFile: data.file,
-      durableBytes: () => writer.durableBytes,
-      offsetFile: config.offsetFile,
-      logger: createLogger('gateway', config.logLevel),
-      backoffBaseMs: config.backoffBaseMs,
-      backoffMaxMs: config.backoffMaxMs,
-    })
-    await outbox.start()
-    let last = ''
-    const report = () => {
-      const status = (outbox as WalOutbox).status()
-      const text = JSON.stringify(status)
-      if (text !== last) post({kind: 'outbox', status})
-      last = text
-    }
-    report()
-    // /health, /stats and the metrics read a copy at most this old.
-    statusTimer = setInterval(report, 100)
-    statusTimer.unref()
-  }
   post({kind: 'ready'})
 } catch (error) {
   post({kind: 'open_failed', message: (error as Error).message})
@@ -142,7 +103,7 @@ function commit(): void {
     const done = writer.commit()
     if (!done) return
     post({kind: 'flushed', ...done})
-    outbox?.wake()
+    data.durable?.postMessage(writer.durableBytes)
   } catch (error) {
     if (!(error instanceof WalWriteError)) throw error
     failed = true
@@ -160,12 +121,8 @@ port.on('message', (message: ToWalWorker) => {
   }
   // close: what was appended becomes durable (or failed) first.
   commit()
-  void (async () => {
-    clearInterval(statusTimer)
-    await outbox?.close()
-    if (outbox) post({kind: 'outbox', status: outbox.status()})
-    closeSync(fd)
-    post({kind: 'closed'})
-    port.close()
-  })()
+  closeSync(fd)
+  data.durable?.close()
+  post({kind: 'closed'})
+  port.close()
 })

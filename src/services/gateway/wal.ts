@@ -3,10 +3,11 @@ import {mkdir, open, type FileHandle} from 'node:fs/promises'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {z} from 'zod'
-import {Worker} from 'node:worker_threads'
+import {MessageChannel, type MessagePort, Worker} from 'node:worker_threads'
 import {syncPath} from '../../lib/atomic-file.js'
 import type {WalOutboxStatus} from './outbox.js'
-import type {FromWalWorker, ToWalWorker, WalWorkerData, WalWorkerOutbox} from './wal-worker.js'
+import type {FromOutboxWorker, OutboxThreadOptions, OutboxWorkerData} from './outbox-worker.js'
+import type {FromWalWorker, ToWalWorker, WalWorkerData} from './wal-worker.js'
 import {HASH_FIELD, type WalCommit} from './wal-writer.js'
 
 /*
@@ -69,8 +70,8 @@ export interface WalOptions {
   onFlush?: (flush: WalFlush) => void
   /** Damage found and repaired on open (a torn last line); the caller logs it. */
   onWarning?: (message: string) => void
-  /** Publish what becomes durable from the WAL's own thread (the gateway's outbox, outbox.ts). */
-  outbox?: WalWorkerOutbox
+  /** Publish what becomes durable, from a thread of its own (the gateway's outbox, outbox-worker.ts). */
+  outbox?: OutboxThreadOptions
 }
 
 export interface WalDurable {
@@ -139,14 +140,31 @@ const READ_CHUNK_BYTES = 1 << 20
 // What chainLine adds to a record's head: `,"prev":"` 64 hex `","hash":"` 64 hex `"}\n`.
 const CHAIN_BYTES = 9 + 64 + 10 + 64 + 3
 
-/** The worker's module: its compiled .js under dist/, its source when run from src/ (tests). */
-function startWorker(workerData: WalWorkerData): Worker {
+/** A thread running `module`: its compiled .js under dist/, its source when run from src/ (tests). */
+function startWorker(
+  module: 'wal-worker' | 'outbox-worker',
+  workerData: WalWorkerData | OutboxWorkerData,
+  transferList: MessagePort[],
+): Worker {
   const source = import.meta.url.endsWith('.ts')
-  const url = new URL(source ? './wal-worker.ts' : './wal-worker.js', import.meta.url)
-  if (!source) return new Worker(url, {workerData, name: 'wal'})
+  const url = new URL(`./${module}.${source ? 'ts' : 'js'}`, import.meta.url)
+  const options = {workerData, transferList, name: module}
+  if (!source) return new Worker(url, options)
   // A worker does not inherit the parent's module hooks: tsx registers its own there.
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}) })`
-  return new Worker(boot, {eval: true, workerData, name: 'wal'})
+  return new Worker(boot, {...options, eval: true})
+}
+
+/** Resolves on 'ready', rejects on 'open_failed', an error or an exit before it. */
+function started(worker: Worker, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    worker.on('message', (message: {kind: string; message?: string}) => {
+      if (message.kind === 'ready') resolve()
+      else if (message.kind === 'open_failed') reject(new Error(`cannot open ${what}: ${message.message}`))
+    })
+    worker.once('error', reject)
+    worker.once('exit', (code) => reject(new Error(`${what}'s thread exited (${code}) while opening`)))
+  })
 }
 
 /**
@@ -162,6 +180,7 @@ export class Wal {
   private readonly onFlush: ((flush: WalFlush) => void) | undefined
   private readonly replayed: WalRecord[]
   private worker!: Worker
+  private outboxWorker: Worker | undefined
 
   private nextSeq: number
   private durableSeq: number
@@ -189,6 +208,7 @@ export class Wal {
   private closing = false
   private closed: Promise<void> | null = null
   private workerClosed!: Promise<void>
+  private outboxClosed: Promise<void> = Promise.resolve()
   private outbox: WalOutboxStatus | undefined
   private readonly counters: WalStats = {recordsWritten: 0, bytesWritten: 0, flushes: 0}
   // Many appends share a millisecond; formatting the date once per millisecond is measurably cheaper.
@@ -250,49 +270,67 @@ export class Wal {
 
   private async start(options: WalOptions): Promise<void> {
     const key = typeof options.hmacKey === 'string' ? Buffer.from(options.hmacKey) : options.hmacKey
-    const worker = startWorker({
-      file: this.file,
-      key: new Uint8Array(key),
-      prevHash: this.durableHash,
-      lastSeq: this.durableSeq,
-      durableBytes: this.durableBytes,
-      maxWaitUs: options.maxWaitUs ?? DEFAULT_MAX_WAIT_US,
-      maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
-      ...(options.outbox ? {outbox: options.outbox} : {}),
-    })
+    // The outbox's thread hears of each commit from the WAL's directly, not through this loop.
+    const channel = options.outbox ? new MessageChannel() : undefined
+    const worker = startWorker(
+      'wal-worker',
+      {
+        file: this.file,
+        key: new Uint8Array(key),
+        prevHash: this.durableHash,
+        lastSeq: this.durableSeq,
+        durableBytes: this.durableBytes,
+        maxWaitUs: options.maxWaitUs ?? DEFAULT_MAX_WAIT_US,
+        maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
+        ...(channel ? {durable: channel.port1} : {}),
+      },
+      channel ? [channel.port1] : [],
+    )
     this.worker = worker
-    let ready!: () => void
-    let refused!: (error: Error) => void
-    const started = new Promise<void>((resolve, reject) => {
-      ready = resolve
-      refused = reject
-    })
     this.workerClosed = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+    const opened = [started(worker, `the WAL ${this.file}`)]
+    if (options.outbox && channel) {
+      const outbox = startWorker(
+        'outbox-worker',
+        {...options.outbox, walFile: this.file, durableBytes: this.durableBytes, durable: channel.port2},
+        [channel.port2],
+      )
+      this.outboxWorker = outbox
+      this.outboxClosed = new Promise<void>((resolve) => outbox.once('exit', () => resolve()))
+      outbox.on('message', (message: FromOutboxWorker) => {
+        if (message.kind === 'status') this.outbox = message.status
+      })
+      outbox.on('error', (error) => {
+        // Orders stay durable without it; /health shows the outbox stopped.
+        this.outbox = {...(this.outbox as WalOutboxStatus), connected: false, lastError: error.message}
+      })
+      opened.push(started(outbox, `the outbox of ${this.file}`))
+    }
     worker.on('message', (message: FromWalWorker) => {
       if (message.kind === 'flushed') this.onCommitted(message)
-      else if (message.kind === 'outbox') this.outbox = message.status
       else if (message.kind === 'failed') {
         this.fail(
           new Error(
             `cannot write the WAL ${this.file} (seq ${message.firstSeq}-${message.lastSeq}): ${message.message}`,
           ),
         )
-      } else if (message.kind === 'ready') ready()
-      else if (message.kind === 'open_failed') {
-        refused(new Error(`cannot open the WAL ${this.file}: ${message.message}`))
       }
     })
     worker.on('error', (error) => {
-      refused(error)
       this.fail(new Error(`the WAL ${this.file}'s thread failed: ${error.message}`, {cause: error}))
     })
     worker.once('exit', (code) => {
-      refused(new Error(`the WAL ${this.file}'s thread exited (${code}) while opening`))
       if (!this.closing) this.fail(new Error(`the WAL ${this.file}'s thread exited (${code})`))
     })
-    await started
+    try {
+      await Promise.all(opened)
+    } catch (error) {
+      await Promise.all([worker.terminate(), this.outboxWorker?.terminate()])
+      throw error
+    }
     // Like an open file, an idle log does not keep the process alive; records on their way do.
     worker.unref()
+    this.outboxWorker?.unref()
   }
 
   /** The records the file held when it was opened, in file order (not those appended since). */
@@ -489,6 +527,10 @@ export class Wal {
     this.worker.ref()
     this.worker.postMessage({kind: 'close'} satisfies ToWalWorker)
     await this.workerClosed
+    // Then the outbox, which saves how far it got.
+    this.outboxWorker?.ref()
+    this.outboxWorker?.postMessage({kind: 'close'})
+    await this.outboxClosed
     // A thread that died took its records with it: they were never durable.
     if (this.pendingCount > 0 && !this.failure) this.fail(new Error(`the WAL ${this.file} closed early`))
   }
