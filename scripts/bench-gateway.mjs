@@ -15,10 +15,11 @@
 // Needs `npm run build` and wrk (apt-get install wrk). Prints a table and, last, one JSON line
 // with every number, the generators' CPU shares and the load average of each part.
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
+import {LatencyHistogram} from '../dist/contract/latency.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const offset = 5650
@@ -87,9 +88,49 @@ function loadAverage() {
   return os.loadavg()[0].toFixed(2)
 }
 
+/** CPU seconds of each thread of `pid` (utime + stime of /proc/<pid>/task/<tid>/stat), by tid. */
+function threadCpuSeconds(pid) {
+  const cpu = new Map()
+  if (pid === undefined) return cpu
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')
+      cpu.set(tid, (Number(fields[11]) + Number(fields[12])) / 100)
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return cpu
+}
+
+/** The pid of the process listening on 127.0.0.1:`port` (ss -ltnp). */
+function listenerPid(port) {
+  const out = spawnSync('ss', ['-ltnpH', `sport = :${port}`], {encoding: 'utf8'}).stdout ?? ''
+  const pid = out.match(/pid=(\d+)/)?.[1]
+  return pid === undefined ? undefined : Number(pid)
+}
+
+/**
+ * CPU µs per request of the server's event loop (its main thread) and of its other threads
+ * (the gateway's WAL thread, libuv's pool, V8's GC helpers): what each answer costs, whatever
+ * else the shared machine runs meanwhile.
+ */
+function cpuPerRequest(pid, before, after, requests) {
+  let main = 0
+  let other = 0
+  for (const [tid, seconds] of after) {
+    const used = seconds - (before.get(tid) ?? 0)
+    if (Number(tid) === pid) main += used
+    else other += used
+  }
+  const us = (seconds) => Number(((seconds * 1e6) / requests).toFixed(1))
+  return {mainUs: us(main), otherThreadsUs: us(other), totalUs: us(main + other)}
+}
+
 /** wrk's closed-loop maximum against `url`, with the CPU share wrk itself used. */
-function wrkMax(url, token, prefix) {
+function wrkMax(url, token, prefix, serverPid) {
   const cpuBefore = childrenCpuSeconds()
+  const serverBefore = threadCpuSeconds(serverPid)
   const started = performance.now()
   const result = spawnSync(
     'wrk',
@@ -100,6 +141,8 @@ function wrkMax(url, token, prefix) {
     throw new Error(`wrk failed (${result.error?.message ?? `exit ${result.status}`}): ${result.stderr}`)
   }
   const seconds = (performance.now() - started) / 1000
+  const serverAfter = threadCpuSeconds(serverPid)
+  const requests = Number(result.stdout.match(/(\d+) requests in/)?.[1] ?? NaN)
   const requestsPerSec = Math.round(Number(result.stdout.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN))
   const non2xx = Number(result.stdout.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0)
   const socketErrors = result.stdout.match(/Socket errors:.*/)?.[0]
@@ -107,18 +150,32 @@ function wrkMax(url, token, prefix) {
     requestsPerSec,
     non2xx,
     ...(socketErrors ? {socketErrors} : {}),
+    ...(serverPid === undefined
+      ? {}
+      : {serverCpu: cpuPerRequest(serverPid, serverBefore, serverAfter, requests)}),
     generatorCpuShare: Number(((childrenCpuSeconds() - cpuBefore) / seconds).toFixed(2)),
     load: loadAverage(),
   }
 }
 
+async function histograms() {
+  const response = await fetch(`${gatewayUrl}/metrics/hdr`)
+  return (await response.json()).histograms
+}
+
 /** `poc bench` at a constant rate, in its own process: its result file and its own CPU share. */
-function benchAtRate(prefix) {
+async function benchAtRate(prefix, serverPid) {
   const out = path.join(home, `${prefix}.json`)
   const cpuBefore = childrenCpuSeconds()
+  const serverBefore = threadCpuSeconds(serverPid)
+  // The 202's own latency (received → answer written) is not in poc bench's result: read it here.
+  const hdrBefore = await histograms()
   const started = performance.now()
   poc(['bench', '--rate', String(rate), '--duration', `${rateSeconds}s`, '--out', out, '--json'])
   const seconds = (performance.now() - started) / 1000
+  const hdrAfter = await histograms()
+  const serverAfter = threadCpuSeconds(serverPid)
+  const ack = LatencyHistogram.between(hdrBefore.ack, hdrAfter.ack)
   const result = JSON.parse(readFileSync(out, 'utf8'))
   const http = result.metrics.http
   const queue = result.metrics.persistence_queue
@@ -131,7 +188,14 @@ function benchAtRate(prefix) {
       statuses: http.status_counts,
       valid: result.measurement.valid,
     },
+    serverCpu: cpuPerRequest(
+      serverPid,
+      serverBefore,
+      serverAfter,
+      Object.values(http.status_counts).reduce((a, b) => a + b, 0),
+    ),
     server: {
+      ack: {...ack.percentiles(), count: ack.count},
       fast_path_processing: result.metrics.fast_path.process_latency_us,
       durable_ack: queue.durable_ack_latency_us,
       fdatasync: queue.fdatasync_latency_us,
@@ -154,21 +218,22 @@ try {
   const unlimited = {RATE_LIMIT_PER_SEC: '1000000000', RATE_LIMIT_BURST: '1000000000'}
   poc(['up', '--only', 'gateway', '--port-offset', String(offset)], unlimited)
   const token = poc(['token', '--account', 'bench']).trim().split('\n').at(-1)
+  let gatewayPid = listenerPid(8081 + offset)
   bare = spawn('node', ['-e', bareServer], {stdio: ['ignore', 'pipe', 'inherit']})
   await new Promise((resolve) => bare.stdout.once('data', resolve))
   const bareUrl = `http://127.0.0.1:${barePort}`
 
   process.stderr.write(`warming up both\n`)
-  wrkMax(gatewayUrl, token, 'warm-gw')
-  wrkMax(bareUrl, token, 'warm-bare')
+  wrkMax(gatewayUrl, token, 'warm-gw', gatewayPid)
+  wrkMax(bareUrl, token, 'warm-bare', bare.pid)
 
   // Interleaved rounds: the gateway's background work (outbox, fdatasync) after its run, or
   // anything else on this machine, falls on both alike; the ratio is of the medians.
   process.stderr.write(`max throughput: wrk, 3 rounds of ${maxSeconds} s each, bare and gateway in turn\n`)
   const rounds = []
   for (let round = 1; round <= 3; round++) {
-    const bareRun = wrkMax(bareUrl, token, `bare${round}`)
-    const gatewayRun = wrkMax(gatewayUrl, token, `max${round}`)
+    const bareRun = wrkMax(bareUrl, token, `bare${round}`, bare.pid)
+    const gatewayRun = wrkMax(gatewayUrl, token, `max${round}`, gatewayPid)
     rounds.push({
       bare: bareRun,
       gateway: gatewayRun,
@@ -186,18 +251,19 @@ try {
   const bareMax = median(rounds.map((r) => r.bare.requestsPerSec))
   const ratio = gatewayMax / bareMax
 
-  const atRate = (prefix) => {
+  const atRate = async (prefix) => {
     poc(['reset', '--yes', '--gateway'])
-    return benchAtRate(prefix)
+    return benchAtRate(prefix, gatewayPid)
   }
   process.stderr.write(`reset the gateway, then poc bench at ${rate} orders/s for ${rateSeconds} s\n`)
-  const steady = atRate('rate')
+  const steady = await atRate('rate')
 
   process.stderr.write(`synchronous mode (AUDIT_ASYNC_WAL=false): max throughput, then ${rate}/s\n`)
   poc(['down', '--only', 'gateway'])
   poc(['up', '--only', 'gateway', '--port-offset', String(offset)], {...unlimited, AUDIT_ASYNC_WAL: 'false'})
-  const syncMax = wrkMax(gatewayUrl, token, 'syncmax')
-  const syncSteady = atRate('syncrate')
+  gatewayPid = listenerPid(8081 + offset)
+  const syncMax = wrkMax(gatewayUrl, token, 'syncmax', gatewayPid)
+  const syncSteady = await atRate('syncrate')
 
   const pct = (v) => [`p50 ${v.p50} µs`, `p99 ${v.p99} µs`, `p999 ${v.p999} µs (n=${v.count ?? '?'})`]
   const rows = [
@@ -214,6 +280,12 @@ try {
       `non-2xx ${rounds.map((r) => r.gateway.non2xx).join('/')}`,
     ],
     ['ratio gateway / bare', ratio.toFixed(2), '', ''],
+    ...rounds.map((r, i) => [
+      `round ${i + 1}: CPU µs per request`,
+      `gateway ${r.gateway.serverCpu.totalUs}`,
+      `event loop ${r.gateway.serverCpu.mainUs} + other threads ${r.gateway.serverCpu.otherThreadsUs}`,
+      `bare ${r.bare.serverCpu.totalUs} (event loop ${r.bare.serverCpu.mainUs})`,
+    ]),
     [
       `at ${rate}/s: poc bench sent`,
       `${steady.client.sentPerSec} req/s`,
@@ -221,6 +293,12 @@ try {
       `generator CPU ${steady.generatorCpuShare} core, load ${steady.load}, valid ${steady.client.valid}`,
     ],
     ...Object.entries(steady.server).map(([name, v]) => [`at ${rate}/s: ${name}`, ...pct(v)]),
+    [
+      `at ${rate}/s: gateway CPU µs per order`,
+      `${steady.serverCpu.totalUs}`,
+      `event loop ${steady.serverCpu.mainUs} + other threads ${steady.serverCpu.otherThreadsUs}`,
+      '',
+    ],
     [
       `at ${rate}/s: durable ack / fdatasync`,
       `p99 ratio ${(steady.server.durable_ack.p99 / steady.server.fdatasync.p99).toFixed(2)}`,

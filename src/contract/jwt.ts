@@ -191,29 +191,42 @@ function nonEmptyString(value: unknown): string | undefined {
 }
 
 /**
- * verifyJwt behind a bounded cache of tokens already verified, keyed by the whole token: a
- * client sends the same token with every order, and its signature, claims and account cannot
- * change without the token string changing. A cached token is still refused once it expires.
+ * verifyJwt behind a bounded cache of tokens already verified, keyed by the whole token string.
+ * Safe because everything verifyJwt judges but the time is a function of that string alone: the
+ * signature covers header and payload, so the same string has the same claims and account, and a
+ * different signature (or any other byte) is a different key that is verified afresh. What does
+ * change is the clock, so exp and nbf (with the skew) are checked again on every hit, and a
+ * token cached before it expired is refused after. A full cache is emptied (tokens are few: one
+ * per client); a refused token is never cached, so refusals cost a full verification each.
  */
 export class TokenVerifier {
-  private readonly cache = new Map<string, {accountId: string; expiresAtMs: number}>()
+  private readonly cache = new Map<string, {accountId: string; notBeforeMs: number; expiresAtMs: number}>()
 
   constructor(
     private readonly options: VerifyJwtOptions,
     private readonly maxEntries = 10_000,
   ) {}
 
+  /** Tokens in the cache. */
+  get size(): number {
+    return this.cache.size
+  }
+
   /** The token's account, or a JwtError. */
   verify(token: string): string {
     const now = (this.options.now ?? Date.now)()
     const cached = this.cache.get(token)
-    if (cached && now < cached.expiresAtMs) return cached.accountId
-    if (cached) this.cache.delete(token)
+    if (cached) {
+      if (now < cached.expiresAtMs && now >= cached.notBeforeMs) return cached.accountId
+      // Out of its time window (expired, or a clock set back before nbf): judged afresh below.
+      this.cache.delete(token)
+    }
     const {accountId, claims} = verifyJwt(token, this.options)
     const skewMs = (this.options.clockSkewSeconds ?? defaultClockSkewSeconds) * 1000
     const exp = typeof claims.exp === 'number' ? claims.exp * 1000 + skewMs : Number.POSITIVE_INFINITY
+    const nbf = typeof claims.nbf === 'number' ? claims.nbf * 1000 - skewMs : Number.NEGATIVE_INFINITY
     if (this.cache.size >= this.maxEntries) this.cache.clear()
-    this.cache.set(token, {accountId, expiresAtMs: exp})
+    this.cache.set(token, {accountId, notBeforeMs: nbf, expiresAtMs: exp})
     return accountId
   }
 }

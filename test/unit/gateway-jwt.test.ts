@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import {createHmac} from 'node:crypto'
 import {describe, it} from 'node:test'
-import {type JwtFailure, JwtError, bearerToken, signJwt, verifyJwt} from '../../src/contract/jwt.js'
+import {
+  type JwtFailure,
+  JwtError,
+  TokenVerifier,
+  bearerToken,
+  signJwt,
+  verifyJwt,
+} from '../../src/contract/jwt.js'
 
 const secret = 'test-secret-0123456789abcdef'
 const nowMs = 1_800_000_000_000
@@ -207,5 +214,49 @@ describe('gateway JWT HS256', () => {
     assert.equal(bearerToken('Basic dXNlcjpwYXNz'), undefined)
     assert.equal(bearerToken('Bearerabc.def.ghi'), undefined)
     assert.equal(bearerToken('Bearer abc def'), undefined)
+  })
+
+  // Expiry on a hit: gateway-http.test.ts.
+  describe('TokenVerifier (the cache of verified tokens)', () => {
+    const reason = (verifier: TokenVerifier, token: string): JwtFailure | 'accepted' => {
+      try {
+        verifier.verify(token)
+        return 'accepted'
+      } catch (error) {
+        assert.ok(error instanceof JwtError)
+        return error.reason
+      }
+    }
+
+    it('checks nbf on a hit too: a clock set back before nbf − skew refuses the cached token', () => {
+      let clock = nowMs
+      const verifier = new TokenVerifier({secret, clockSkewSeconds: 0, now: () => clock})
+      const token = craft(hs256, b64({accountId: 'acc-2', nbf: nowSec - 10}))
+      assert.equal(verifier.verify(token), 'acc-2')
+      clock = nowMs - 11_000
+      assert.equal(reason(verifier, token), 'not_yet_valid')
+      clock = nowMs
+      assert.equal(verifier.verify(token), 'acc-2')
+    })
+
+    it('misses on a different signature, even with the same header and payload', () => {
+      const verifier = new TokenVerifier({secret, now})
+      const payload = b64({accountId: 'acc-3'})
+      const good = craft(hs256, payload)
+      assert.equal(verifier.verify(good), 'acc-3')
+      const forged = craft(hs256, payload, 'another-secret')
+      assert.equal(reason(verifier, forged), 'bad_signature')
+      const tampered = `${good.slice(0, -1)}${good.endsWith('A') ? 'B' : 'A'}`
+      assert.equal(reason(verifier, tampered), 'bad_signature')
+      assert.equal(verifier.size, 1, 'refused tokens are not cached')
+    })
+
+    it('stays within its bound', () => {
+      const verifier = new TokenVerifier({secret, now}, 3)
+      for (let i = 0; i < 10; i++) {
+        assert.equal(verifier.verify(signJwt({accountId: `acc-${i}`}, secret, {now})), `acc-${i}`)
+        assert.ok(verifier.size <= 3, `size ${verifier.size} after ${i + 1} tokens`)
+      }
+    })
   })
 })

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
-import {createHmac} from 'node:crypto'
+import {createHmac, createSecretKey} from 'node:crypto'
 import {
   appendFileSync,
+  closeSync,
   existsSync,
+  mkdirSync,
+  openSync,
   readFileSync,
   rmSync,
   statSync,
@@ -13,6 +16,7 @@ import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {GENESIS_HASH, Wal, type WalFlush, type WalOptions} from '../../src/services/gateway/wal.js'
+import {WalGroupWriter, WalWriteError, chainLine} from '../../src/services/gateway/wal-writer.js'
 import {makeHome} from '../helpers.js'
 
 const dir = makeHome('gateway-wal')
@@ -331,4 +335,76 @@ describe('gateway WAL', () => {
       await wal.close()
     },
   )
+
+  describe("the WAL thread's writer", () => {
+    const key = createSecretKey(Buffer.from(hmacKey))
+    /** The line as the WAL wrote it before its thread: the body with prev, hashed, then the hash spliced in. */
+    const formerLine = (prev: string, seq: number, at: string, data: unknown) => {
+      const body = `{"seq":${seq},"at":"${at}","type":"order_accepted","data":${JSON.stringify(data)},"prev":"${prev}"}`
+      const hash = createHmac('sha256', hmacKey).update(prev).update(body).digest('hex')
+      return {line: `${body.slice(0, -1)},"hash":"${hash}"}\n`, hash}
+    }
+
+    it('writes the same bytes as the format before the thread, and a Wal replays and verifies them', async () => {
+      const file = freshFile()
+      const at = '2026-12-01T00:00:00.000Z'
+      const data = [{orderId: 'O-1', note: 'ünïcode'}, {orderId: 'O-2'}, {orderId: 'O-3'}]
+      const heads = data.map(
+        (d, i) => `{"seq":${i + 1},"at":"${at}","type":"order_accepted","data":${JSON.stringify(d)}`,
+      )
+      let prev = GENESIS_HASH
+      let expected = ''
+      for (const [i, d] of data.entries()) {
+        const former = formerLine(prev, i + 1, at, d)
+        assert.deepEqual(chainLine(key, prev, heads[i]!), former)
+        expected += former.line
+        prev = former.hash
+      }
+      mkdirSync(path.dirname(file), {recursive: true})
+      const fd = openSync(file, 'a')
+      const writer = new WalGroupWriter(fd, key, GENESIS_HASH, 0, 0)
+      writer.add(1, heads.slice(0, 2))
+      writer.add(3, heads.slice(2))
+      assert.throws(() => writer.add(5, heads.slice(0, 1)), /out of order: seq 5 after seq 3/)
+      assert.equal(writer.buffered, 3)
+      const commit = writer.commit()
+      closeSync(fd)
+      assert.equal(commit?.records, 3)
+      assert.equal(commit?.lastSeq, 3)
+      assert.equal(commit?.lastHash, prev)
+      assert.equal(commit?.bytes, Buffer.byteLength(expected))
+      assert.equal(writer.durableBytes, Buffer.byteLength(expected))
+      assert.equal(writer.commit(), undefined, 'nothing buffered, nothing written')
+      assert.equal(readFileSync(file, 'utf8'), expected)
+
+      const wal = await Wal.open(file, {hmacKey})
+      assert.deepEqual(
+        wal.records().map((r) => r.data),
+        data,
+      )
+      assert.deepEqual(await wal.verify(), {ok: true, checked: 3, lastSeq: 3, error: null})
+      assert.equal(wal.append('order_accepted', {orderId: 'O-4'}).seq, 4)
+      await wal.close()
+      const reopened = await Wal.open(file, {hmacKey})
+      assert.deepEqual(await reopened.verify(), {ok: true, checked: 4, lastSeq: 4, error: null})
+      await reopened.close()
+    })
+
+    it('stops after a failed write and says which seqs it lost', {skip: !existsSync('/dev/full')}, () => {
+      const fd = openSync('/dev/full', 'a')
+      const writer = new WalGroupWriter(fd, key, GENESIS_HASH, 0, 0)
+      writer.add(1, ['{"seq":1,"at":"x","type":"t","data":{}', '{"seq":2,"at":"x","type":"t","data":{}'])
+      assert.throws(
+        () => writer.commit(),
+        (error: unknown) =>
+          error instanceof WalWriteError &&
+          error.firstSeq === 1 &&
+          error.lastSeq === 2 &&
+          /ENOSPC/.test(error.message),
+      )
+      writer.add(3, ['{"seq":3,"at":"x","type":"t","data":{}'])
+      assert.equal(writer.commit(), undefined)
+      closeSync(fd)
+    })
+  })
 })

@@ -17,7 +17,7 @@ import {EventRing, type GatewayEvent, type GatewayEventType} from './events.js'
 import {RateEwma, ewmaTickMs} from './ewma.js'
 import {LatencyHistogram} from '../../contract/latency.js'
 import type {BackpressureReason, GatewayMetrics} from './metrics.js'
-import {WalOutbox} from './outbox.js'
+import {type WalOutboxStatus, resetOutboxOffset} from './outbox.js'
 import {gatewayFiles} from '../../contract/files.js'
 import {OrderIdReservation} from './order-ids.js'
 import {type SeedStats, type StatsTally, seedStats} from './stats.js'
@@ -69,7 +69,7 @@ const probeBucket = '\u0000events'
  */
 export class Gateway {
   readonly hub: SseHub<StreamFilter>
-  readonly outbox: WalOutbox
+  private readonly outboxOffsetFile: string
   private wal!: Wal
   private engine!: OrderEngine
   private ring: EventRing
@@ -110,15 +110,7 @@ export class Gateway {
       maxClientsPerOwner: config.SSE_MAX_CLIENTS_PER_ACCOUNT,
     })
     this.ring = new EventRing(config.SSE_REPLAY_BUFFER)
-    this.outbox = new WalOutbox({
-      amqpUrl: config.AMQP_URL,
-      walFile,
-      durableBytes: () => this.wal.sizeBytes,
-      offsetFile: config.OUTBOX_OFFSET_PATH ?? path.join(config.DATA_DIR, gatewayFiles.outboxOffset),
-      logger: log,
-      backoffBaseMs: config.OUTBOX_BACKOFF_BASE_MS,
-      backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,
-    })
+    this.outboxOffsetFile = config.OUTBOX_OFFSET_PATH ?? path.join(config.DATA_DIR, gatewayFiles.outboxOffset)
     this.diskTimer = setInterval(() => void this.checkDisk(), 1000)
     this.diskTimer.unref()
     this.ewmaTimer = setInterval(() => {
@@ -142,7 +134,6 @@ export class Gateway {
     )
     await gateway.openLog()
     await gateway.checkDisk()
-    await gateway.outbox.start()
     return gateway
   }
 
@@ -153,10 +144,17 @@ export class Gateway {
       hmacKey: this.auditKey,
       maxWaitUs: this.config.AUDIT_FDATASYNC_MAX_WAIT_US,
       maxBatch: this.config.AUDIT_FDATASYNC_MAX_BATCH,
+      // The outbox runs on the WAL's thread, which wakes it after each group commit.
+      outbox: {
+        amqpUrl: this.config.AMQP_URL,
+        offsetFile: this.outboxOffsetFile,
+        backoffBaseMs: this.config.OUTBOX_BACKOFF_BASE_MS,
+        backoffMaxMs: this.config.OUTBOX_BACKOFF_MAX_MS,
+        logLevel: this.log.level,
+      },
       onFlush: (flush) => {
         this.metrics.latency.fdatasync.record(flush.fdatasyncUs)
         this.announceDurable(flush.lastSeq, flush.durableAt)
-        this.outbox.wake()
       },
       onWarning: (message) => {
         this.walWarning = message
@@ -223,6 +221,27 @@ export class Gateway {
     return this.softRejectRate.value
   }
 
+  /**
+   * The outbox as its thread last reported it (at most ~100 ms old), with the lag counted
+   * against the WAL's durable size now.
+   */
+  outboxStatus(): WalOutboxStatus {
+    const status = this.wal.outboxStatus() ?? {
+      connected: false,
+      offset: 0,
+      seq: 0,
+      lagBytes: 0,
+      backoffMs: 0,
+      read: 0,
+      published: 0,
+      skipped: 0,
+      errors: 0,
+      offsetResets: 0,
+      lastError: null,
+    }
+    return {...status, lagBytes: Math.max(0, this.wal.sizeBytes - status.offset)}
+  }
+
   /** GET /stats: the seed's RouterStats keys (see stats.ts). */
   stats(): SeedStats {
     return seedStats({
@@ -233,7 +252,7 @@ export class Gateway {
       durableAck: this.metrics.latency.durable_ack,
       fdatasync: this.metrics.latency.fdatasync,
       walPending: this.wal.pendingRecords,
-      outbox: this.outbox.status(),
+      outbox: this.outboxStatus(),
     })
   }
 
@@ -304,7 +323,7 @@ export class Gateway {
     this.metrics.latency.wal_enqueue.record(enqueuedUs)
     this.publishLatency.record(enqueuedUs)
     this.pending.push({seq: appended.seq, order, receivedAt})
-    this.scheduleDrain()
+    this.drainAccepted()
     return outcome
   }
 
@@ -392,7 +411,7 @@ export class Gateway {
   health(): {status: HealthStatus; problems: string[]; [key: string]: unknown} {
     const problems: string[] = []
     let status: HealthStatus = 'healthy'
-    const outbox = this.outbox.status()
+    const outbox = this.outboxStatus()
     const walError = this.wal.lastError
     if (walError) {
       status = 'unhealthy'
@@ -442,22 +461,22 @@ export class Gateway {
 
   /** Empties the WAL, the outbox position, the orders and the event buffer (poc reset --gateway). */
   async reset(): Promise<void> {
-    await this.outbox.whilePaused(async () => {
-      await this.wal.close()
-      await rm(this.walFile, {force: true})
-      this.rejectedClientIds.clear()
-      this.buckets.clear()
-      this.ring.clear()
-      this.walWarning = null
-      this.pending = []
-      this.pendingHead = 0
-      for (const histogram of Object.values(this.metrics.latency)) histogram.reset()
-      this.publishLatency.reset()
-      this.tally = newTally()
-      this.durableRate.reset()
-      this.softRejectRate.reset()
-      await this.openLog()
-    }, true)
+    // Closing the WAL stops its thread and the outbox on it; the new WAL starts both again.
+    await this.wal.close()
+    await rm(this.walFile, {force: true})
+    await resetOutboxOffset(this.outboxOffsetFile)
+    this.rejectedClientIds.clear()
+    this.buckets.clear()
+    this.ring.clear()
+    this.walWarning = null
+    this.pending = []
+    this.pendingHead = 0
+    for (const histogram of Object.values(this.metrics.latency)) histogram.reset()
+    this.publishLatency.reset()
+    this.tally = newTally()
+    this.durableRate.reset()
+    this.softRejectRate.reset()
+    await this.openLog()
     // Open streams hold orders that no longer exist: tell them to start over.
     this.hub.broadcast(RESYNC_EVENT, {reason: 'the gateway was reset'}, undefined, this.ring.latestId())
     this.log.info('reset: WAL, audit chain, outbox offset and orders emptied')
@@ -470,7 +489,6 @@ export class Gateway {
     this.hub.close()
     this.engine.drain()
     await this.wal.close()
-    await this.outbox.close()
   }
 
   private rateLimit(accountId: string): Rejection | undefined {
@@ -589,11 +607,23 @@ export class Gateway {
     }
   }
 
+  /**
+   * An accepted order is matched at once, before its 202 is written: matching one order takes a
+   * few µs, writing the answer (a socket write) tens of µs, so the order no longer waits in the
+   * queue for its own answer to go out. Behind a backlog (a burst drained a batch per turn) it
+   * keeps its place in line instead.
+   */
+  private drainAccepted(): void {
+    if (this.drainScheduled || !this.config.FASTPATH_DRAIN_ENABLE) return
+    this.drainScheduled = true
+    this.drainNow()
+  }
+
   private scheduleDrain(): void {
     if (this.drainScheduled || !this.config.FASTPATH_DRAIN_ENABLE) return
     this.drainScheduled = true
-    // A microtask runs as soon as the request's callback returns, after its 202 is written: the
-    // answer never waits for matching, and matching never waits for the next event-loop turn.
+    // A microtask runs as soon as the request's callback returns, after its answer is written;
+    // matching never waits for the next event-loop turn.
     queueMicrotask(this.drainNow)
   }
 

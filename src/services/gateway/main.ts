@@ -30,7 +30,7 @@ export const main: ServiceMain = async (env): Promise<RunningService> => {
     orders: () => holder.gateway?.orders ?? 0,
     sseClients: () => holder.gateway?.hub.stats().clients ?? 0,
     sseDropped: () => holder.gateway?.hub.stats().dropped ?? 0,
-    outbox: () => holder.gateway?.outbox.status(),
+    outbox: () => holder.gateway?.outboxStatus(),
     inflightLimit: () => config.BACKPRESSURE_INFLIGHT_MAX ?? 0,
     durableCommitRate: () => holder.gateway?.durableCommitRate ?? 0,
     softRejectRate: () => holder.gateway?.softRejectsPerSec ?? 0,

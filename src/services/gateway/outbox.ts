@@ -1,4 +1,5 @@
 import {type FileHandle, open, readFile, rename} from 'node:fs/promises'
+import type {Writable} from 'node:stream'
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp, {type ChannelModel, type ConfirmChannel} from 'amqplib'
 import {exchanges} from '../../contract/topology.js'
@@ -26,11 +27,17 @@ export interface WalOutboxOptions {
    * round never holds the event loop (shared with the fast path) for more than a fraction of a ms.
    */
   chunkBytes?: number
+  /**
+   * The offset is saved at most this often, so its fdatasync does not come between every two
+   * group commits of the WAL on the same disk; an idle outbox saves it within a poll (1 s), a
+   * closing one at once. A crash publishes again what was confirmed since (consumers deduplicate).
+   */
+  saveEveryMs?: number
 }
 
 export interface WalOutboxStatus {
   connected: boolean
-  /** Bytes of the WAL published and confirmed (the saved offset). */
+  /** Bytes of the WAL published and confirmed (saved to the offset file within saveEveryMs). */
   offset: number
   /** The seq of the last record published and confirmed (0 before the first). */
   seq: number
@@ -54,7 +61,8 @@ interface SavedOffset {
 /**
  * Publishes the gateway's accepted orders and cancel requests from the WAL to RabbitMQ: the WAL
  * is the outbox, so the fast path never waits on the broker. Each round reads durable lines after
- * the saved offset, publishes them with confirms, and only then saves the new offset (fsynced),
+ * the confirmed offset, publishes them with confirms, and only then saves the new offset (fsynced,
+ * at most every `saveEveryMs`),
  * so every record is delivered at least once across crashes; consumers deduplicate on the
  * idempotency key, which is the record's chain hash. A broker outage backs off (base doubling
  * to max) and is retried forever.
@@ -64,23 +72,26 @@ export class WalOutbox {
   private readonly log: Logger
   private model: ChannelModel | undefined
   private channel: ConfirmChannel | undefined
+  /** Published and confirmed; `saved` trails it by at most saveEveryMs. */
+  private confirmed: SavedOffset = {offset: 0, seq: 0}
   private saved: SavedOffset = {offset: 0, seq: 0}
+  private savedAt = 0
   private backoffMs = 0
   private counters = {read: 0, published: 0, skipped: 0, errors: 0, offsetResets: 0}
   private lastError: string | null = null
   private wakeUp: (() => void) | undefined
   private stopped = false
-  private paused: Promise<void> | undefined
   private loop: Promise<void> | undefined
   private walHandle: FileHandle | undefined
 
   constructor(options: WalOutboxOptions) {
-    this.options = {chunkBytes: 64 * 1024, ...options}
+    this.options = {chunkBytes: 64 * 1024, saveEveryMs: 200, ...options}
     this.log = options.logger.child({component: 'outbox'})
   }
 
   async start(): Promise<void> {
     this.saved = await this.loadOffset()
+    this.confirmed = this.saved
     this.loop = this.run()
   }
 
@@ -92,37 +103,12 @@ export class WalOutbox {
   status(): WalOutboxStatus {
     return {
       connected: this.channel !== undefined,
-      offset: this.saved.offset,
-      seq: this.saved.seq,
-      lagBytes: Math.max(0, this.options.durableBytes() - this.saved.offset),
+      offset: this.confirmed.offset,
+      seq: this.confirmed.seq,
+      lagBytes: Math.max(0, this.options.durableBytes() - this.confirmed.offset),
       backoffMs: this.backoffMs,
       ...this.counters,
       lastError: this.lastError,
-    }
-  }
-
-  /**
-   * Runs `work` with the outbox stopped between rounds, e.g. while the WAL is replaced by a
-   * reset; `restartFrom0` then starts it over at the beginning of the new WAL.
-   */
-  async whilePaused<T>(work: () => Promise<T>, restartFrom0 = false): Promise<T> {
-    let resume!: () => void
-    const paused = new Promise<void>((resolve) => (resume = resolve))
-    const previous = this.paused
-    this.paused = paused
-    await previous
-    this.wake()
-    await this.idle
-    try {
-      // The work may replace the WAL file; the next round opens whatever is there then.
-      await this.closeWal()
-      const result = await work()
-      if (restartFrom0) await this.saveOffset({offset: 0, seq: 0})
-      return result
-    } finally {
-      this.paused = undefined
-      resume()
-      this.wake()
     }
   }
 
@@ -130,21 +116,13 @@ export class WalOutbox {
     this.stopped = true
     this.wake()
     await this.loop
+    await this.saveOffset(this.confirmed, true)
     await this.disconnect()
     await this.closeWal()
   }
 
-  /** Resolves when the loop is between rounds (set while a round runs). */
-  private idle: Promise<void> = Promise.resolve()
-
   private async run(): Promise<void> {
     while (!this.stopped) {
-      if (this.paused) {
-        await this.paused
-        continue
-      }
-      let finishRound!: () => void
-      this.idle = new Promise<void>((resolve) => (finishRound = resolve))
       let worked = false
       try {
         worked = await this.round()
@@ -158,8 +136,6 @@ export class WalOutbox {
             : Math.min(this.backoffMs * 2, this.options.backoffMaxMs)
         this.log.warn({err: this.lastError, retryInMs: this.backoffMs}, 'outbox round failed; retrying')
         await this.disconnect()
-      } finally {
-        finishRound()
       }
       if (this.stopped) break
       if (this.backoffMs > 0) await this.sleep(this.backoffMs)
@@ -172,16 +148,25 @@ export class WalOutbox {
     // Connected even when idle, so a broker outage shows in /health before orders pile up.
     const channel = await this.connect()
     const end = this.options.durableBytes()
-    if (end <= this.saved.offset) return false
-    const length = Math.min(end - this.saved.offset, this.options.chunkBytes)
-    const chunk = await this.read(this.saved.offset, length)
+    if (end <= this.confirmed.offset) {
+      await this.saveOffset(this.confirmed)
+      return false
+    }
+    const length = Math.min(end - this.confirmed.offset, this.options.chunkBytes)
+    const chunk = await this.read(this.confirmed.offset, length)
     const lastNewline = chunk.lastIndexOf(0x0a)
     if (lastNewline < 0) {
       throw new Error(
-        `the WAL has a line longer than ${this.options.chunkBytes} bytes at ${this.saved.offset}`,
+        `the WAL has a line longer than ${this.options.chunkBytes} bytes at ${this.confirmed.offset}`,
       )
     }
-    let seq = this.saved.seq
+    let seq = this.confirmed.seq
+    // amqplib writes each message with a socket write of its own, at the end of this turn:
+    // corked, the round's messages leave in a few writes instead (syscalls are dear here).
+    const socket = (this.model as unknown as {connection?: {stream?: Writable}} | undefined)?.connection
+      ?.stream
+    socket?.cork()
+    setImmediate(() => socket?.uncork())
     for (const line of chunk.subarray(0, lastNewline).toString('utf8').split('\n')) {
       this.counters.read++
       const record = parseRecord(line)
@@ -206,7 +191,8 @@ export class WalOutbox {
       this.counters.published++
     }
     await channel.waitForConfirms()
-    await this.saveOffset({offset: this.saved.offset + lastNewline + 1, seq})
+    this.confirmed = {offset: this.confirmed.offset + lastNewline + 1, seq}
+    await this.saveOffset(this.confirmed)
     return true
   }
 
@@ -293,18 +279,31 @@ export class WalOutbox {
     return {offset: 0, seq: 0}
   }
 
-  private async saveOffset(offset: SavedOffset): Promise<void> {
-    const temporary = `${this.options.offsetFile}.tmp`
-    const handle = await open(temporary, 'w')
-    try {
-      await handle.writeFile(JSON.stringify(offset))
-      await handle.datasync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temporary, this.options.offsetFile)
+  /** Saves `offset` unless it is saved already or the last save is under saveEveryMs old (or `now`). */
+  private async saveOffset(offset: SavedOffset, now = false): Promise<void> {
+    if (offset.offset === this.saved.offset && offset.seq === this.saved.seq) return
+    if (!now && Date.now() - this.savedAt < this.options.saveEveryMs) return
+    await writeOffset(this.options.offsetFile, offset)
     this.saved = offset
+    this.savedAt = Date.now()
   }
+}
+
+async function writeOffset(file: string, offset: SavedOffset): Promise<void> {
+  const temporary = `${file}.tmp`
+  const handle = await open(temporary, 'w')
+  try {
+    await handle.writeFile(JSON.stringify(offset))
+    await handle.datasync()
+  } finally {
+    await handle.close()
+  }
+  await rename(temporary, file)
+}
+
+/** Starts the outbox over at the beginning of a new, empty WAL (poc reset --gateway); none may run. */
+export async function resetOutboxOffset(file: string): Promise<void> {
+  await writeOffset(file, {offset: 0, seq: 0})
 }
 
 interface ParsedRecord {

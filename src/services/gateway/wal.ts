@@ -3,7 +3,12 @@ import {mkdir, open, type FileHandle} from 'node:fs/promises'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {z} from 'zod'
+import {MessageChannel, type MessagePort, Worker} from 'node:worker_threads'
 import {syncPath} from '../../lib/atomic-file.js'
+import type {WalOutboxStatus} from './outbox.js'
+import type {FromOutboxWorker, OutboxThreadOptions, OutboxWorkerData} from './outbox-worker.js'
+import type {FromWalWorker, ToWalWorker, WalWorkerData} from './wal-worker.js'
+import {HASH_FIELD, type WalCommit} from './wal-writer.js'
 
 /*
  * The order gateway's write-ahead log: every accepted order and cancel request, one JSON line
@@ -65,6 +70,8 @@ export interface WalOptions {
   onFlush?: (flush: WalFlush) => void
   /** Damage found and repaired on open (a torn last line); the caller logs it. */
   onWarning?: (message: string) => void
+  /** Publish what becomes durable, from a thread of its own (the gateway's outbox, outbox-worker.ts). */
+  outbox?: OutboxThreadOptions
 }
 
 export interface WalDurable {
@@ -108,12 +115,11 @@ export interface WalStats {
   flushes: number
 }
 
-interface Batch {
-  lines: string[]
-  bytes: number
-  firstSeq: number
+/** Records posted to the WAL's thread in one message (one event-loop turn), not yet durable. */
+interface Posted {
   lastSeq: number
-  lastHash: string
+  records: number
+  bytes: number
   lastAt: string
   firstEnqueuedAt: number
 }
@@ -124,7 +130,6 @@ interface Waiter {
   reject: (error: Error) => void
 }
 
-const HASH_FIELD = ',"hash":"'
 // `,"hash":"` + 64 hex digits + `"}`: what a line has after its hashed body (minus the body's `}`).
 const HASH_SUFFIX_LENGTH = HASH_FIELD.length + 64 + 2
 const HASH_FIELD_BYTES = Buffer.from(HASH_FIELD)
@@ -132,47 +137,87 @@ const CLOSING_BRACE = Buffer.from('}')
 const HEX64 = /^[0-9a-f]{64}$/
 const NEWLINE = 0x0a
 const READ_CHUNK_BYTES = 1 << 20
+// What chainLine adds to a record's head: `,"prev":"` 64 hex `","hash":"` 64 hex `"}\n`.
+const CHAIN_BYTES = 9 + 64 + 10 + 64 + 3
+
+/** A thread running `module`: its compiled .js under dist/, its source when run from src/ (tests). */
+function startWorker(
+  module: 'wal-worker' | 'outbox-worker',
+  workerData: WalWorkerData | OutboxWorkerData,
+  transferList: MessagePort[],
+): Worker {
+  const source = import.meta.url.endsWith('.ts')
+  const url = new URL(`./${module}.${source ? 'ts' : 'js'}`, import.meta.url)
+  const options = {workerData, transferList, name: module}
+  if (!source) return new Worker(url, options)
+  // A worker does not inherit the parent's module hooks: tsx registers its own there.
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}) })`
+  return new Worker(boot, {...options, eval: true})
+}
+
+/** Resolves on 'ready', rejects on 'open_failed', an error or an exit before it. */
+function started(worker: Worker, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    worker.on('message', (message: {kind: string; message?: string}) => {
+      if (message.kind === 'ready') resolve()
+      else if (message.kind === 'open_failed') reject(new Error(`cannot open ${what}: ${message.message}`))
+    })
+    worker.once('error', reject)
+    worker.once('exit', (code) => reject(new Error(`${what}'s thread exited (${code}) while opening`)))
+  })
+}
 
 /**
- * Appends are synchronous and never wait on the disk; a group commit writes what is buffered with
- * one write and one fdatasync, so `whenDurable` resolves only once the record survives a power cut.
- * The records that arrive while a group commit runs share the next one, which takes them all
- * (`maxBatch` only starts a commit early, it does not split one).
+ * Appends are synchronous and never wait on the disk: the event loop assigns the seq and formats
+ * the record, and posts the records of one turn to the WAL's thread (wal-worker.ts), which
+ * chains and hashes them and makes them durable with one write and one fdatasync per group
+ * commit, so `whenDurable` resolves only once the record survives a power cut. The records that
+ * arrive while a group commit runs share the next one, which takes them all (`maxBatch` only
+ * starts a commit early, it does not split one).
  */
 export class Wal {
   private readonly key: KeyObject
-  private readonly maxWaitUs: number
-  private readonly maxBatch: number
   private readonly onFlush: ((flush: WalFlush) => void) | undefined
   private readonly replayed: WalRecord[]
+  private worker!: Worker
+  private outboxWorker: Worker | undefined
 
   private nextSeq: number
-  private prevHash: string
   private durableSeq: number
   private durableHash: string
   private durableAt: string | null
   private durableRecords: number
   private durableBytes: number
 
-  private buffer: Batch | null = null
-  private inFlight: Batch | null = null
-  private flushing: Promise<void> = Promise.resolve()
-  private timer: NodeJS.Timeout | null = null
-  private immediate: NodeJS.Immediate | null = null
+  /** Heads appended this turn, posted together at its end. */
+  private outgoing: string[] = []
+  private outgoingFirstSeq = 0
+  private outgoingBytes = 0
+  private outgoingFirstAt = 0
+  private outgoingLastAt = ''
+  private postScheduled = false
+  /** Posted and not yet durable, oldest first (consumed from postedHead). */
+  private posted: Posted[] = []
+  private postedHead = 0
+  private pendingCount = 0
+  private pendingByteCount = 0
   private failure: Error | null = null
   private waiters: Waiter[] = []
-  /** performance.now() of the last successful fdatasync. */
+  /** performance.now() when the last group commit was reported durable. */
   private lastDurableAt = 0
   private closing = false
   private closed: Promise<void> | null = null
+  private workerClosed!: Promise<void>
+  private outboxClosed: Promise<void> = Promise.resolve()
+  private outbox: WalOutboxStatus | undefined
   private readonly counters: WalStats = {recordsWritten: 0, bytesWritten: 0, flushes: 0}
   // Many appends share a millisecond; formatting the date once per millisecond is measurably cheaper.
   private isoMs = -1
   private iso = ''
+  private readonly typeJson = new Map<string, string>()
 
   private constructor(
     readonly file: string,
-    private readonly handle: FileHandle,
     options: WalOptions,
     replayed: WalRecord[],
     sizeBytes: number,
@@ -180,15 +225,12 @@ export class Wal {
     this.key = createSecretKey(
       typeof options.hmacKey === 'string' ? Buffer.from(options.hmacKey) : options.hmacKey,
     )
-    this.maxWaitUs = options.maxWaitUs ?? DEFAULT_MAX_WAIT_US
-    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH
     this.onFlush = options.onFlush
     this.replayed = replayed
     const last = replayed.at(-1)
     this.nextSeq = (last?.seq ?? 0) + 1
-    this.prevHash = last?.hash ?? GENESIS_HASH
     this.durableSeq = last?.seq ?? 0
-    this.durableHash = this.prevHash
+    this.durableHash = last?.hash ?? GENESIS_HASH
     this.durableAt = last?.at ?? null
     this.durableRecords = replayed.length
     this.durableBytes = sizeBytes
@@ -203,6 +245,7 @@ export class Wal {
     checkOptions(options)
     await mkdir(path.dirname(file), {recursive: true})
     const handle = await open(file, 'a+')
+    let wal: Wal
     try {
       // fdatasync covers the file's content, not its name: a new file needs its directory synced.
       await syncPath(path.dirname(file))
@@ -215,11 +258,79 @@ export class Wal {
             'from an interrupted write; they were never durable and were removed',
         )
       }
-      return new Wal(file, handle, options, records, keepBytes)
+      wal = new Wal(file, options, records, keepBytes)
     } catch (error) {
-      await handle.close()
       throw new Error(`cannot open the WAL ${file}: ${(error as Error).message}`, {cause: error})
+    } finally {
+      await handle.close()
     }
+    await wal.start(options)
+    return wal
+  }
+
+  private async start(options: WalOptions): Promise<void> {
+    const key = typeof options.hmacKey === 'string' ? Buffer.from(options.hmacKey) : options.hmacKey
+    // The outbox's thread hears of each commit from the WAL's directly, not through this loop.
+    const channel = options.outbox ? new MessageChannel() : undefined
+    const worker = startWorker(
+      'wal-worker',
+      {
+        file: this.file,
+        key: new Uint8Array(key),
+        prevHash: this.durableHash,
+        lastSeq: this.durableSeq,
+        durableBytes: this.durableBytes,
+        maxWaitUs: options.maxWaitUs ?? DEFAULT_MAX_WAIT_US,
+        maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
+        ...(channel ? {durable: channel.port1} : {}),
+      },
+      channel ? [channel.port1] : [],
+    )
+    this.worker = worker
+    this.workerClosed = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+    const opened = [started(worker, `the WAL ${this.file}`)]
+    if (options.outbox && channel) {
+      const outbox = startWorker(
+        'outbox-worker',
+        {...options.outbox, walFile: this.file, durableBytes: this.durableBytes, durable: channel.port2},
+        [channel.port2],
+      )
+      this.outboxWorker = outbox
+      this.outboxClosed = new Promise<void>((resolve) => outbox.once('exit', () => resolve()))
+      outbox.on('message', (message: FromOutboxWorker) => {
+        if (message.kind === 'status') this.outbox = message.status
+      })
+      outbox.on('error', (error) => {
+        // Orders stay durable without it; /health shows the outbox stopped.
+        this.outbox = {...(this.outbox as WalOutboxStatus), connected: false, lastError: error.message}
+      })
+      opened.push(started(outbox, `the outbox of ${this.file}`))
+    }
+    worker.on('message', (message: FromWalWorker) => {
+      if (message.kind === 'flushed') this.onCommitted(message)
+      else if (message.kind === 'failed') {
+        this.fail(
+          new Error(
+            `cannot write the WAL ${this.file} (seq ${message.firstSeq}-${message.lastSeq}): ${message.message}`,
+          ),
+        )
+      }
+    })
+    worker.on('error', (error) => {
+      this.fail(new Error(`the WAL ${this.file}'s thread failed: ${error.message}`, {cause: error}))
+    })
+    worker.once('exit', (code) => {
+      if (!this.closing) this.fail(new Error(`the WAL ${this.file}'s thread exited (${code})`))
+    })
+    try {
+      await Promise.all(opened)
+    } catch (error) {
+      await Promise.all([worker.terminate(), this.outboxWorker?.terminate()])
+      throw error
+    }
+    // Like an open file, an idle log does not keep the process alive; records on their way do.
+    worker.unref()
+    this.outboxWorker?.unref()
   }
 
   /** The records the file held when it was opened, in file order (not those appended since). */
@@ -250,37 +361,51 @@ export class Wal {
       this.iso = new Date(now).toISOString()
     }
     const at = this.iso
-    const body = `{"seq":${seq},"at":"${at}","type":${JSON.stringify(type)},"data":${json},"prev":"${this.prevHash}"}`
-    const hash = createHmac('sha256', this.key).update(this.prevHash).update(body).digest('hex')
-    const line = `${body.slice(0, -1)}${HASH_FIELD}${hash}"}\n`
+    let typeJson = this.typeJson.get(type)
+    if (typeJson === undefined) this.typeJson.set(type, (typeJson = JSON.stringify(type)))
+    // The line without prev and hash, which the WAL's thread adds (chainLine in wal-writer.ts).
+    const head = `{"seq":${seq},"at":"${at}","type":${typeJson},"data":${json}`
     this.nextSeq = seq + 1
-    this.prevHash = hash
 
     const enqueuedAt = performance.now()
-    let batch = this.buffer
-    if (!batch) {
-      batch = {
-        lines: [],
-        bytes: 0,
-        firstSeq: seq,
-        lastSeq: seq,
-        lastHash: hash,
-        lastAt: at,
-        firstEnqueuedAt: enqueuedAt,
-      }
-      this.buffer = batch
+    if (this.outgoing.length === 0) {
+      this.outgoingFirstSeq = seq
+      this.outgoingFirstAt = enqueuedAt
     }
-    batch.lines.push(line)
-    batch.bytes += Buffer.byteLength(line)
-    batch.lastSeq = seq
-    batch.lastHash = hash
-    batch.lastAt = at
-
-    if (!this.inFlight) {
-      if (batch.lines.length >= this.maxBatch) this.startFlush()
-      else if (batch.lines.length === 1) this.scheduleFlush()
+    this.outgoing.push(head)
+    const bytes = Buffer.byteLength(head) + CHAIN_BYTES
+    this.outgoingBytes += bytes
+    this.outgoingLastAt = at
+    this.pendingCount++
+    this.pendingByteCount += bytes
+    if (!this.postScheduled) {
+      this.postScheduled = true
+      setImmediate(this.post)
     }
     return {seq, at, enqueuedAt}
+  }
+
+  /** Sends this turn's records to the WAL's thread: one message, however many orders. */
+  private readonly post = (): void => {
+    this.postScheduled = false
+    if (this.outgoing.length === 0 || this.failure) return
+    const heads = this.outgoing
+    this.worker.postMessage({
+      kind: 'append',
+      firstSeq: this.outgoingFirstSeq,
+      heads,
+      enqueuedAt: performance.timeOrigin + this.outgoingFirstAt,
+    } satisfies ToWalWorker)
+    this.posted.push({
+      lastSeq: this.outgoingFirstSeq + heads.length - 1,
+      records: heads.length,
+      bytes: this.outgoingBytes,
+      lastAt: this.outgoingLastAt,
+      firstEnqueuedAt: this.outgoingFirstAt,
+    })
+    this.outgoing = []
+    this.outgoingBytes = 0
+    this.worker.ref()
   }
 
   /**
@@ -300,6 +425,11 @@ export class Wal {
   /** The latest durable record: what an auditor writes down to detect a later rewrite of the file. */
   anchor(): WalAnchor {
     return {seq: this.durableSeq, hash: this.durableHash, at: this.durableAt, records: this.durableRecords}
+  }
+
+  /** The outbox's state as its thread last reported it (Wal.open with `outbox`), else undefined. */
+  outboxStatus(): WalOutboxStatus | undefined {
+    return this.outbox
   }
 
   /**
@@ -361,17 +491,18 @@ export class Wal {
 
   /** Appended records not yet durable (buffered or being written). */
   get pendingRecords(): number {
-    return (this.buffer?.lines.length ?? 0) + (this.inFlight?.lines.length ?? 0)
+    return this.pendingCount
   }
 
   get pendingBytes(): number {
-    return (this.buffer?.bytes ?? 0) + (this.inFlight?.bytes ?? 0)
+    return this.pendingByteCount
   }
 
   /** How long the oldest record that is not yet durable has waited (0 if none): backpressure. */
   oldestPendingAgeMs(): number {
-    const oldest = this.inFlight ?? this.buffer
-    return oldest ? performance.now() - oldest.firstEnqueuedAt : 0
+    if (this.pendingCount === 0) return 0
+    const oldest = this.posted[this.postedHead]?.firstEnqueuedAt ?? this.outgoingFirstAt
+    return performance.now() - oldest
   }
 
   /** Bytes of the file that are durable. */
@@ -384,7 +515,7 @@ export class Wal {
     return {...this.counters}
   }
 
-  /** Makes everything appended so far durable (or failed), then releases the file. */
+  /** Makes everything appended so far durable (or failed), stops the thread, releases the file. */
   close(): Promise<void> {
     this.closed ??= this.closeNow()
     return this.closed
@@ -392,98 +523,63 @@ export class Wal {
 
   private async closeNow(): Promise<void> {
     this.closing = true
-    this.clearTimer()
-    while (this.inFlight || this.buffer) {
-      if (!this.inFlight) this.startFlush()
-      await this.flushing
+    this.post()
+    this.worker.ref()
+    this.worker.postMessage({kind: 'close'} satisfies ToWalWorker)
+    await this.workerClosed
+    // Then the outbox, which saves how far it got.
+    this.outboxWorker?.ref()
+    this.outboxWorker?.postMessage({kind: 'close'})
+    await this.outboxClosed
+    // A thread that died took its records with it: they were never durable.
+    if (this.pendingCount > 0 && !this.failure) this.fail(new Error(`the WAL ${this.file} closed early`))
+  }
+
+  private onCommitted(commit: WalCommit): void {
+    const durableAt = performance.now()
+    let lastAt = this.durableAt
+    while (this.postedHead < this.posted.length) {
+      const batch = this.posted[this.postedHead] as Posted
+      if (batch.lastSeq > commit.lastSeq) break
+      this.postedHead++
+      this.pendingCount -= batch.records
+      this.pendingByteCount -= batch.bytes
+      lastAt = batch.lastAt
     }
-    await this.handle.close()
-  }
-
-  private scheduleFlush(): void {
-    const batch = this.buffer
-    if (!batch || this.timer || this.immediate) return
-    const remainingUs = this.maxWaitUs - (performance.now() - batch.firstEnqueuedAt) * 1000
-    if (remainingUs <= 0 || batch.lines.length >= this.maxBatch) {
-      this.startFlush()
-    } else if (remainingUs < 1000) {
-      // Timers have millisecond resolution: the end of this event-loop turn is the closest
-      // sub-millisecond deadline, and still gathers everything that arrived in the same turn.
-      this.immediate = setImmediate(() => this.onTimer())
-    } else {
-      this.timer = setTimeout(() => this.onTimer(), remainingUs / 1000)
+    if (this.postedHead === this.posted.length) {
+      this.posted = []
+      this.postedHead = 0
+      if (!this.closing) this.worker.unref()
     }
+    this.durableSeq = commit.lastSeq
+    this.durableHash = commit.lastHash
+    this.durableAt = lastAt
+    this.durableRecords += commit.records
+    this.durableBytes += commit.bytes
+    this.counters.recordsWritten += commit.records
+    this.counters.bytesWritten += commit.bytes
+    this.counters.flushes++
+    this.lastDurableAt = durableAt
+    this.settleWaiters((waiter) => waiter.resolve({seq: waiter.seq, durableAt}), commit.lastSeq)
+    this.onFlush?.({
+      records: commit.records,
+      bytes: commit.bytes,
+      fdatasyncUs: commit.fdatasyncUs,
+      lastSeq: commit.lastSeq,
+      durableAt,
+    })
   }
 
-  private onTimer(): void {
-    this.timer = null
-    this.immediate = null
-    if (!this.inFlight) this.startFlush()
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer)
-    if (this.immediate) clearImmediate(this.immediate)
-    this.timer = null
-    this.immediate = null
-  }
-
-  private startFlush(): void {
-    const batch = this.buffer
-    if (!batch || this.inFlight) return
-    this.clearTimer()
-    this.buffer = null
-    this.inFlight = batch
-    this.flushing = this.writeBatch(batch)
-  }
-
-  /** Never rejects: a failure is delivered through the waiters and `lastError`. */
-  private async writeBatch(batch: Batch): Promise<void> {
-    let flush: WalFlush | undefined
-    try {
-      const bytes = Buffer.from(batch.lines.length === 1 ? batch.lines[0]! : batch.lines.join(''))
-      let written = 0
-      while (written < bytes.length) {
-        const {bytesWritten} = await this.handle.write(bytes, written, bytes.length - written)
-        written += bytesWritten
-      }
-      const syncStart = performance.now()
-      await this.handle.datasync()
-      const durableAt = performance.now()
-      this.durableSeq = batch.lastSeq
-      this.durableHash = batch.lastHash
-      this.durableAt = batch.lastAt
-      this.durableRecords += batch.lines.length
-      this.durableBytes += bytes.length
-      this.counters.recordsWritten += batch.lines.length
-      this.counters.bytesWritten += bytes.length
-      this.counters.flushes++
-      this.lastDurableAt = durableAt
-      this.settleWaiters((waiter) => waiter.resolve({seq: waiter.seq, durableAt}), batch.lastSeq)
-      flush = {
-        records: batch.lines.length,
-        bytes: bytes.length,
-        fdatasyncUs: Math.round((durableAt - syncStart) * 1000),
-        lastSeq: batch.lastSeq,
-        durableAt,
-      }
-    } catch (cause) {
-      this.failure = new Error(
-        `cannot write the WAL ${this.file} (seq ${batch.firstSeq}-${batch.lastSeq}): ${(cause as Error).message}`,
-        {cause},
-      )
-      // A reopen must not replay a record whose whenDurable was rejected.
-      await this.handle.truncate(this.durableBytes).catch(() => undefined)
-    }
-    this.inFlight = null
-    if (this.failure) {
-      const failure = this.failure
-      this.settleWaiters((waiter) => waiter.reject(failure), Number.POSITIVE_INFINITY)
-      this.buffer = null
-    } else if (this.buffer && !this.closing) {
-      this.scheduleFlush()
-    }
-    if (flush) this.onFlush?.(flush)
+  /** The log stops: every record not yet durable fails with `error`. */
+  private fail(error: Error): void {
+    if (this.failure) return
+    this.failure = error
+    this.outgoing = []
+    this.posted = []
+    this.postedHead = 0
+    this.pendingCount = 0
+    this.pendingByteCount = 0
+    this.settleWaiters((waiter) => waiter.reject(error), Number.POSITIVE_INFINITY)
   }
 
   /** Settles, in seq order, the waiters of every record up to `lastSeq`. */
