@@ -47,7 +47,13 @@ const banner = [
 ].join('\n')
 
 const result = await build({
-  entryPoints: [path.join(root, 'dist', 'services', 'run-service.js')],
+  // The gateway's worker threads are entries of their own: wal.ts starts them by file name,
+  // next to the module that starts them, which in the bundle is this folder.
+  entryPoints: [
+    path.join(root, 'dist', 'services', 'run-service.js'),
+    path.join(root, 'dist', 'services', 'gateway', 'wal-worker.js'),
+    path.join(root, 'dist', 'services', 'gateway', 'outbox-worker.js'),
+  ],
   outdir,
   bundle: true,
   splitting: true,
