@@ -183,6 +183,39 @@ describe('fi read model', () => {
       model.recentInvoices('a-').map((i) => i.invoiceId),
       ['INV-a-2', 'INV-a-1'],
     )
+    // The count GET /invoices?limit=0 answers: the same selection, nothing sorted.
+    assert.equal(model.countInvoices('a-'), 2)
+    assert.equal(model.countInvoices('b-'), 1)
+    assert.equal(model.countInvoices('c-'), 0)
+    assert.equal(model.countInvoices(), 3)
+  })
+
+  it('orders invoices without generatedAt by projectedAt, both as ISO times', () => {
+    const model = new FiReadModel()
+    const times = ['2026-01-01T00:00:02.000Z', '2026-01-01T00:00:01.000Z', '2026-01-01T00:00:03.000Z']
+    for (const [i, at] of times.entries()) {
+      model.apply({
+        ...entry('fi.invoice.generated', {invoiceId: `INV-${i}`, timesheetId: 'TS-1', amount: 1}),
+        projectedAt: at,
+      })
+    }
+    assert.deepEqual(
+      model.recentInvoices().map((i) => i.invoiceId),
+      ['INV-2', 'INV-0', 'INV-1'],
+    )
+  })
+
+  it('applies an invoice with its payload defaults, and counts an invalid entry as a duplicate', () => {
+    const model = new FiReadModel()
+    assert.equal(
+      model.apply(entry('fi.invoice.generated', {invoiceId: 'INV-D', timesheetId: 'TS-1', amount: 3})),
+      true,
+    )
+    assert.equal(model.invoices.get('INV-D')?.status, 'draft')
+    assert.equal(model.apply(entry('fi.invoice.generated', {invoiceId: 'INV-E', timesheetId: 'TS-1'})), false)
+    assert.equal(model.apply(entry('fi.unknown.event', {invoiceId: 'INV-F'})), false)
+    assert.equal(model.invoices.size, 1)
+    assert.equal(model.duplicates, 2)
   })
 })
 
