@@ -3,6 +3,7 @@ import {rmSync} from 'node:fs'
 import path from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
 import {after, before, describe, it} from 'node:test'
+import {pino} from 'pino'
 import {registerPmRoutes} from '../../src/services/pm/routes.js'
 import {PmStore} from '../../src/services/pm/store.js'
 import {TelemetryStore} from '../../src/services/pm/telemetry.js'
@@ -116,6 +117,52 @@ describe('pm approve under concurrency', () => {
       ])
       assert.equal([approved.statusCode, rejected.statusCode].filter((s) => s === 200).length, 1)
       assert.equal(eventsFor(id).length, approved.statusCode === 200 ? 1 : 0)
+    }
+  })
+})
+
+describe("pm's request log on the approve shortcut", () => {
+  it('logs an accepted approval at debug and a refused one at info', async () => {
+    const dir = makeHome('pmapprovelog')
+    const seedFile = path.join(repoRoot, 'fixtures/pm/seed.json')
+    const lines: Array<{level: number; msg: string; url?: string; status?: number}> = []
+    const logger = pino({level: 'debug'}, {write: (line: string) => void lines.push(JSON.parse(line))})
+    const metricsHub = new SseHub()
+    const telemetryHub = new SseHub<Record<string, unknown>>()
+    const app = createHttpServer({service: 'pm', logger, registry: createRegistry('pm')})
+    registerPmRoutes(app, {
+      store: await PmStore.open(path.join(dir, 'pm.json'), seedFile, logger),
+      telemetry: new TelemetryStore({
+        logPath: path.join(dir, 'telemetry.log'),
+        maxLogBytes: 1e6,
+        maxArchives: 3,
+      }),
+      publisher: {publishToShard: async () => ({shard: 2}), publish: async () => ({status: 'confirmed'})},
+      metricsHub,
+      telemetryHub,
+      seedFile,
+      metricsCacheMs: 5000,
+      adminToken: undefined,
+      idempotencyStats: () => ({}),
+    })
+    try {
+      const approve = (body: unknown) =>
+        app.inject({method: 'POST', url: '/timesheets/approve', payload: body as object})
+      assert.equal((await approve({timesheetId: 'TS-001', hours: 2})).statusCode, 202)
+      assert.equal((await approve({timesheetId: 'TS-001', hours: 99})).statusCode, 400)
+      const requests = lines.filter((line) => line.msg === 'request' && line.url === '/timesheets/approve')
+      assert.deepEqual(
+        requests.map((line) => [line.status, line.level]),
+        [
+          [202, 20],
+          [400, 30],
+        ],
+      )
+    } finally {
+      metricsHub.close()
+      telemetryHub.close()
+      await app.close()
+      rmSync(dir, {recursive: true, force: true})
     }
   })
 })
