@@ -104,6 +104,39 @@ describe('invoice-worker', () => {
     assert.ok(keys.has('retry-key'))
   })
 
+  it('acknowledges without waiting for Redis to keep the key, and a key it failed to keep is logged', async () => {
+    const lines: Array<{level: number; msg: string}> = []
+    const captured = pino({level: 'warn'}, {write: (line: string) => void lines.push(JSON.parse(line))})
+    let keep: (() => void) | undefined
+    let fail: ((error: Error) => void) | undefined
+    const handle = invoiceHandler({
+      idempotency: {
+        seen: async () => false,
+        remember: (k) =>
+          new Promise<void>((resolve, reject) => {
+            keep = resolve
+            fail = k === 'lost-key' ? reject : undefined
+          }),
+      },
+      publish: async (request) => ({eventId: request.envelope.eventId, status: 'queued'}),
+      logger: captured,
+      failRate: 0,
+      hourlyRate: 1,
+      currency: 'JPY',
+    })
+    // Still remembering (the promise is pending), yet acknowledged.
+    assert.equal(await handle(approval('TS-004', 'slow-key'), delivery), 'ack')
+    assert.ok(keep)
+    keep()
+    assert.equal(await handle(approval('TS-004', 'lost-key'), delivery), 'ack')
+    fail?.(new Error('redis gone'))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(
+      lines.map((line) => line.msg),
+      ['could not remember the idempotency key; a copy of this approval would name the same invoice again'],
+    )
+  })
+
   it('dead-letters by FAIL_RATE, wrong types and payloads without a timesheetId', async () => {
     assert.equal(await worker({failRate: 1, random: () => 0.99}).handle(approval('TS-1'), delivery), 'dead')
     assert.equal(await worker({failRate: 0.5, random: () => 0.7}).handle(approval('TS-1'), delivery), 'ack')
