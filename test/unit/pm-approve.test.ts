@@ -22,6 +22,8 @@ describe('pm approve under concurrency', () => {
   const metricsHub = new SseHub()
   const telemetryHub = new SseHub<Record<string, unknown>>()
   const published: Envelope[] = []
+  let publishing = 0
+  let mostPublishing = 0
   const app = createHttpServer({service: 'pm', logger, registry: createRegistry('pm')})
 
   before(async () => {
@@ -35,8 +37,11 @@ describe('pm approve under concurrency', () => {
       // A broker confirm takes a while: the window in which a second approval used to slip in.
       publisher: {
         publishToShard: async (envelope) => {
+          publishing++
+          mostPublishing = Math.max(mostPublishing, publishing)
           await delay(20)
           published.push(envelope)
+          publishing--
           return {shard: 1}
         },
         publish: async () => ({status: 'confirmed'}),
@@ -106,6 +111,40 @@ describe('pm approve under concurrency', () => {
     const other = await approve(id, `other-${id}`)
     assert.equal(other.statusCode, 409)
     assert.equal(eventsFor(id).length, 1)
+  })
+
+  it('moves a submitted timesheet once through the shortcut, then publishes its later approvals side by side, in order', async () => {
+    const id = await submitted()
+    const shortcut = (n: number) =>
+      app.inject({
+        method: 'POST',
+        url: '/timesheets/approve',
+        headers: {'idempotency-key': `short-${id}-${n}`},
+        payload: {timesheetId: id, hours: 1, note: `n${n}`},
+      })
+    // Submitted: the first takes the lock and approves it; the others wait for it, one at a time.
+    mostPublishing = 0
+    const first = await Promise.all([0, 1, 2].map(shortcut))
+    assert.deepEqual(
+      first.map((a) => a.statusCode),
+      [202, 202, 202],
+    )
+    assert.equal(mostPublishing, 1)
+    const list = await app.inject({method: 'GET', url: '/api/v1/timesheets?limit=1000'})
+    const item = (list.json() as {items: Array<{id: string; status: string; eventId: string}>}).items.find(
+      (t) => t.id === id,
+    )
+    assert.equal(item?.status, 'approved')
+    assert.equal(item?.eventId, (first[0]?.json() as {eventId: string}).eventId)
+    // Approved: nothing changes, so nothing waits for the approval before it.
+    mostPublishing = 0
+    const later = await Promise.all([3, 4, 5, 6, 7].map(shortcut))
+    assert.ok(later.every((a) => a.statusCode === 202))
+    assert.equal(mostPublishing, 5)
+    assert.deepEqual(
+      eventsFor(id).map((e) => (e.payload as {note: string}).note),
+      ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7'],
+    )
   })
 
   it('never publishes for an approval that loses to a concurrent reject', async () => {
