@@ -255,7 +255,6 @@ const rabbitmq: ComponentSpec = {
     localImage: 'rabbitmq',
     hostname: 'rabbitmq',
     prepare: writeRabbitmqConfig,
-    env: () => ({RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: noBusyWait}),
     binds: (ctx) => [
       {
         source: path.join(ctx.dataDir, 'rabbitmq.conf'),
@@ -332,7 +331,7 @@ const rabbitmq: ComponentSpec = {
             RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
             RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
             RABBITMQ_PID_FILE: path.join(dir, 'rabbitmq.pid'),
-            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {${ctx.host.replaceAll('.', ',')}} ${noBusyWait}`,
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {${ctx.host.replaceAll('.', ',')}}`,
           },
           cwd: dir,
         },
@@ -340,12 +339,6 @@ const rabbitmq: ComponentSpec = {
     },
   },
 }
-
-/**
- * Erlang's schedulers spin a while before they sleep (busy wait), which shows as CPU the broker
- * takes from the services on a machine of few cores; off, it sleeps at once (issue 19).
- */
-const noBusyWait = '+sbwt none +sbwtdcpu none +sbwtdio none'
 
 /** rabbitmq.conf and enabled_plugins for where the broker runs: the same file natively and in either image. */
 async function writeRabbitmqConfig(ctx: ComponentContext): Promise<void> {
