@@ -11,7 +11,10 @@
 // used, and the CPU of pm, invoice-worker, fi and RabbitMQ during it (% of one core). First, as
 // the reference measured in the same run, the broker's own rate: persistent publishes with
 // confirms (256 in flight) to a durable queue, consumed with acks; every step's achieved rate
-// is also given as a share of it. Needs `npm run build`.
+// is also given as a share of it, with the broker's CPU per message in that reference. Under the
+// table, per step: CPU ms per approval of each process and the generator, the messages RabbitMQ
+// took in and handed out per approval (its management API's counters), and the rate those CPU
+// costs allow on this machine's cores. Needs `npm run build`.
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
@@ -165,7 +168,21 @@ function produceTimed(args) {
   return {status: run.status, stdout: run.stdout, stderr: run.stderr, cpuSeconds: seconds}
 }
 
+/** RabbitMQ's counters since it started: messages published to it and handed to consumers. */
+async function brokerCounters() {
+  const response = await fetch(`http://127.0.0.1:${15672 + offset}/api/overview`, {
+    headers: {authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`},
+  })
+  const stats = (await response.json()).message_stats ?? {}
+  return {published: stats.publish ?? 0, delivered: stats.deliver_get ?? 0}
+}
+
+// The management API's counters lag by up to its statistics interval (5 s): read after that long.
+const countersLagMs = 5500
+let countersBefore
+
 async function step(rps, batch) {
+  countersBefore ??= await delay(countersLagMs).then(brokerCounters)
   const ticksBefore = cpuTicks()
   const run = produceTimed([
     'produce',
@@ -190,7 +207,19 @@ async function step(rps, batch) {
   )
   const load = os.loadavg()[0]
   await delay(3000)
+  const ticksSettled = cpuTicks()
   const depths = await backlog()
+  const countersAfter = await delay(countersLagMs).then(brokerCounters)
+  const accepted = Math.max(result.accepted, 1)
+  // Over the whole step, the 3 s after included: what one approval costs each process.
+  const msPerApproval = Object.fromEntries(
+    watched.map((name) => [name, ((ticksSettled[name] - ticksBefore[name]) * 1000) / clockTicks / accepted]),
+  )
+  const messages = {
+    published: (countersAfter.published - countersBefore.published) / accepted,
+    delivered: (countersAfter.delivered - countersBefore.delivered) / accepted,
+  }
+  countersBefore = countersAfter
   const left = Object.values(depths).reduce((a, b) => a + b, 0)
   const sustained =
     result.ok &&
@@ -199,7 +228,19 @@ async function step(rps, batch) {
     result.e2e?.drainMs !== null &&
     result.e2e.drainMs <= 1000 &&
     left === 0
-  return {rps, batch, result, depths, left, sustained, cpu, load, generatorCpuSeconds: run.cpuSeconds}
+  return {
+    rps,
+    batch,
+    result,
+    depths,
+    left,
+    sustained,
+    cpu,
+    load,
+    generatorCpuSeconds: run.cpuSeconds,
+    msPerApproval: {...msPerApproval, generator: (run.cpuSeconds * 1000) / accepted},
+    messages,
+  }
 }
 
 function line(s) {
@@ -230,24 +271,44 @@ try {
   console.log(`stack up in ${home} (offset ${offset}); ${seconds} s of approvals per step`)
   const status = JSON.parse(poc(['status', '--json']).stdout)
   pidsOf = Object.fromEntries(status.components.map((c) => [c.name, c.pids]))
-  reference = await referenceRate()
+  const referenceCount = 20_000
+  const brokerBefore = treeTicks(pidsOf.rabbitmq ?? [])
+  reference = await referenceRate(referenceCount)
+  const brokerUsPerMessage =
+    ((treeTicks(pidsOf.rabbitmq ?? []) - brokerBefore) * 1e6) / clockTicks / referenceCount
   console.log(
-    `reference: RabbitMQ alone, persistent publish + confirm → consume + ack: ${reference} msg/s (load ${os.loadavg()[0].toFixed(1)})`,
+    `reference: RabbitMQ alone, persistent publish + confirm → consume + ack: ${reference} msg/s, ${Math.round(brokerUsPerMessage)} µs of the broker's CPU per message (load ${os.loadavg()[0].toFixed(1)})`,
   )
   console.log(
     '  rps  achieved  late  p50 ms  p99 ms  max ms  drain ms  backlog  sustained  ÷ ref  load  gen CPU   CPU % of a core',
   )
   const baseline = await step(50, 50 * 60)
   console.log(line(baseline))
+  const costs = [baseline]
   let best = baseline.sustained ? 50 : 0
   for (const rps of rates) {
     const s = await step(rps, rps * seconds)
+    costs.push(s)
     console.log(line(s))
     if (!s.sustained) {
       if (s.left > 0) console.log(`         backlog 3 s after: ${JSON.stringify(s.depths)}`)
       break
     }
     best = rps
+  }
+  const cores = os.availableParallelism()
+  console.log(`\nCPU ms per approval (${cores} cores), and RabbitMQ's messages per approval:`)
+  for (const s of costs) {
+    const ms = s.msPerApproval
+    const total = Object.values(ms).reduce((a, b) => a + b, 0)
+    console.log(
+      `${String(s.rps).padStart(5)}/s  ${Object.entries(ms)
+        .map(([name, v]) => `${name} ${v.toFixed(2)}`)
+        .join(
+          ', ',
+        )}; all ${total.toFixed(2)} ms → at most ${Math.round((cores * 1000) / total)}/s on ${cores} cores; ` +
+        `${s.messages.published.toFixed(1)} published, ${s.messages.delivered.toFixed(1)} delivered per approval`,
+    )
   }
   console.log(
     `\napprove → invoice at 50/s: p50 ${baseline.result.e2e.latencyMs.p50} ms, p99 ${baseline.result.e2e.latencyMs.p99} ms`,

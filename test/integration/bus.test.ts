@@ -3,7 +3,7 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp from 'amqplib'
-import {Bus, type Delivery, type Handler} from '../../src/services/shared/bus.js'
+import {Bus, coalesceWrites, type Delivery, type Handler} from '../../src/services/shared/bus.js'
 import {deadLetterQueue, exchanges, shardQueue} from '../../src/contract/topology.js'
 import {makeEnvelope, type Envelope} from '../../src/contract/envelope.js'
 import {createRedis, Idempotency} from '../../src/services/shared/idempotency.js'
@@ -315,6 +315,44 @@ describe('Bus and Idempotency with real RabbitMQ and Redis', {timeout: 300_000},
       )
       await waitFor('the outbox to drain', () => (producer!.status().outboxDepth === 0 ? true : undefined))
       assert.equal(producer!.status().connected, true)
+    },
+  )
+
+  it(
+    'sends a burst of publishes in a few socket writes once coalesced, one write each without',
+    {timeout: 30_000},
+    async () => {
+      /** Socket writes (each one syscall) while 50 persistent messages are published in one tick and confirmed. */
+      const writesFor = async (coalesced: boolean): Promise<number> => {
+        const model = await amqp.connect(amqpUrl)
+        try {
+          if (coalesced)
+            assert.equal(coalesceWrites(model), true, "amqplib's internals are what coalesceWrites expects")
+          const socket = (
+            model as unknown as {connection: {stream: {_writeGeneric: (...args: unknown[]) => unknown}}}
+          ).connection.stream
+          const channel = await model.createConfirmChannel()
+          const queue = `bus-test.coalesce.${coalesced}.${process.pid}`
+          await channel.assertQueue(queue, {durable: false, autoDelete: false})
+          let writes = 0
+          const write = socket._writeGeneric
+          socket._writeGeneric = function (this: unknown, ...args: unknown[]) {
+            writes++
+            return write.apply(this, args)
+          }
+          for (let i = 0; i < 50; i++) channel.publish('', queue, Buffer.from(`m${i}`), {persistent: true})
+          await channel.waitForConfirms()
+          socket._writeGeneric = write
+          await channel.deleteQueue(queue)
+          return writes
+        } finally {
+          await model.close()
+        }
+      }
+      const plain = await writesFor(false)
+      const coalesced = await writesFor(true)
+      assert.ok(plain >= 50, `${plain} writes without coalescing`)
+      assert.ok(coalesced <= 5, `${coalesced} writes coalesced`)
     },
   )
 

@@ -104,6 +104,39 @@ describe('invoice-worker', () => {
     assert.ok(keys.has('retry-key'))
   })
 
+  it('acknowledges without waiting for Redis to keep the key, and a key it failed to keep is logged', async () => {
+    const lines: Array<{level: number; msg: string}> = []
+    const captured = pino({level: 'warn'}, {write: (line: string) => void lines.push(JSON.parse(line))})
+    let keep: (() => void) | undefined
+    let fail: ((error: Error) => void) | undefined
+    const handle = invoiceHandler({
+      idempotency: {
+        seen: async () => false,
+        remember: (k) =>
+          new Promise<void>((resolve, reject) => {
+            keep = resolve
+            fail = k === 'lost-key' ? reject : undefined
+          }),
+      },
+      publish: async (request) => ({eventId: request.envelope.eventId, status: 'queued'}),
+      logger: captured,
+      failRate: 0,
+      hourlyRate: 1,
+      currency: 'JPY',
+    })
+    // Still remembering (the promise is pending), yet acknowledged.
+    assert.equal(await handle(approval('TS-004', 'slow-key'), delivery), 'ack')
+    assert.ok(keep)
+    keep()
+    assert.equal(await handle(approval('TS-004', 'lost-key'), delivery), 'ack')
+    fail?.(new Error('redis gone'))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(
+      lines.map((line) => line.msg),
+      ['could not remember the idempotency key; a copy of this approval would name the same invoice again'],
+    )
+  })
+
   it('dead-letters by FAIL_RATE, wrong types and payloads without a timesheetId', async () => {
     assert.equal(await worker({failRate: 1, random: () => 0.99}).handle(approval('TS-1'), delivery), 'dead')
     assert.equal(await worker({failRate: 0.5, random: () => 0.7}).handle(approval('TS-1'), delivery), 'ack')
@@ -183,6 +216,39 @@ describe('fi read model', () => {
       model.recentInvoices('a-').map((i) => i.invoiceId),
       ['INV-a-2', 'INV-a-1'],
     )
+    // The count GET /invoices?limit=0 answers: the same selection, nothing sorted.
+    assert.equal(model.countInvoices('a-'), 2)
+    assert.equal(model.countInvoices('b-'), 1)
+    assert.equal(model.countInvoices('c-'), 0)
+    assert.equal(model.countInvoices(), 3)
+  })
+
+  it('orders invoices without generatedAt by projectedAt, both as ISO times', () => {
+    const model = new FiReadModel()
+    const times = ['2026-01-01T00:00:02.000Z', '2026-01-01T00:00:01.000Z', '2026-01-01T00:00:03.000Z']
+    for (const [i, at] of times.entries()) {
+      model.apply({
+        ...entry('fi.invoice.generated', {invoiceId: `INV-${i}`, timesheetId: 'TS-1', amount: 1}),
+        projectedAt: at,
+      })
+    }
+    assert.deepEqual(
+      model.recentInvoices().map((i) => i.invoiceId),
+      ['INV-2', 'INV-0', 'INV-1'],
+    )
+  })
+
+  it('applies an invoice with its payload defaults, and counts an invalid entry as a duplicate', () => {
+    const model = new FiReadModel()
+    assert.equal(
+      model.apply(entry('fi.invoice.generated', {invoiceId: 'INV-D', timesheetId: 'TS-1', amount: 3})),
+      true,
+    )
+    assert.equal(model.invoices.get('INV-D')?.status, 'draft')
+    assert.equal(model.apply(entry('fi.invoice.generated', {invoiceId: 'INV-E', timesheetId: 'TS-1'})), false)
+    assert.equal(model.apply(entry('fi.unknown.event', {invoiceId: 'INV-F'})), false)
+    assert.equal(model.invoices.size, 1)
+    assert.equal(model.duplicates, 2)
   })
 })
 

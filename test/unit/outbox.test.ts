@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {appendFileSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -238,3 +238,42 @@ async function appendUntilKilled(
   const signal = await exited
   assert.equal(signal, 'SIGKILL', `the appending child exited on its own: ${stderr}`)
 }
+
+describe('a buffered service logger', () => {
+  it('writes every line to the file, in order, and the last ones at exit', async () => {
+    const own = mkdtempSync(path.join(os.tmpdir(), 'poc-logger-'))
+    const file = path.join(own, 'buffered.log')
+    const logger = pathToFileURL(path.join(repoRoot, 'src/services/shared/logger.ts')).href
+    // stdout is the file, as under poc up; process.exit right after the last line.
+    const script = `
+      import {createLogger} from ${JSON.stringify(logger)}
+      const log = createLogger('test', 'info', {buffered: true})
+      for (let i = 0; i < 2000; i++) log.info({i}, 'line ' + i)
+      log.debug('not at info')
+      process.exit(0)
+    `
+    const fd = openSync(file, 'w')
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: repoRoot,
+        stdio: ['ignore', fd, 'inherit'],
+      })
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+      assert.equal(code, 0)
+    } finally {
+      closeSync(fd)
+    }
+    const text = readFileSync(file, 'utf8')
+    rmSync(own, {recursive: true, force: true})
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+    assert.equal(lines.length, 2000)
+    assert.deepEqual(
+      lines.map((line) => line.i),
+      Array.from({length: 2000}, (_, i) => i),
+    )
+    assert.equal(lines[1999].msg, 'line 1999')
+  })
+})

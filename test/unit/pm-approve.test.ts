@@ -3,6 +3,7 @@ import {rmSync} from 'node:fs'
 import path from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
 import {after, before, describe, it} from 'node:test'
+import {pino} from 'pino'
 import {registerPmRoutes} from '../../src/services/pm/routes.js'
 import {PmStore} from '../../src/services/pm/store.js'
 import {TelemetryStore} from '../../src/services/pm/telemetry.js'
@@ -21,6 +22,8 @@ describe('pm approve under concurrency', () => {
   const metricsHub = new SseHub()
   const telemetryHub = new SseHub<Record<string, unknown>>()
   const published: Envelope[] = []
+  let publishing = 0
+  let mostPublishing = 0
   const app = createHttpServer({service: 'pm', logger, registry: createRegistry('pm')})
 
   before(async () => {
@@ -34,8 +37,11 @@ describe('pm approve under concurrency', () => {
       // A broker confirm takes a while: the window in which a second approval used to slip in.
       publisher: {
         publishToShard: async (envelope) => {
+          publishing++
+          mostPublishing = Math.max(mostPublishing, publishing)
           await delay(20)
           published.push(envelope)
+          publishing--
           return {shard: 1}
         },
         publish: async () => ({status: 'confirmed'}),
@@ -107,6 +113,40 @@ describe('pm approve under concurrency', () => {
     assert.equal(eventsFor(id).length, 1)
   })
 
+  it('moves a submitted timesheet once through the shortcut, then publishes its later approvals side by side, in order', async () => {
+    const id = await submitted()
+    const shortcut = (n: number) =>
+      app.inject({
+        method: 'POST',
+        url: '/timesheets/approve',
+        headers: {'idempotency-key': `short-${id}-${n}`},
+        payload: {timesheetId: id, hours: 1, note: `n${n}`},
+      })
+    // Submitted: the first takes the lock and approves it; the others wait for it, one at a time.
+    mostPublishing = 0
+    const first = await Promise.all([0, 1, 2].map(shortcut))
+    assert.deepEqual(
+      first.map((a) => a.statusCode),
+      [202, 202, 202],
+    )
+    assert.equal(mostPublishing, 1)
+    const list = await app.inject({method: 'GET', url: '/api/v1/timesheets?limit=1000'})
+    const item = (list.json() as {items: Array<{id: string; status: string; eventId: string}>}).items.find(
+      (t) => t.id === id,
+    )
+    assert.equal(item?.status, 'approved')
+    assert.equal(item?.eventId, (first[0]?.json() as {eventId: string}).eventId)
+    // Approved: nothing changes, so nothing waits for the approval before it.
+    mostPublishing = 0
+    const later = await Promise.all([3, 4, 5, 6, 7].map(shortcut))
+    assert.ok(later.every((a) => a.statusCode === 202))
+    assert.equal(mostPublishing, 5)
+    assert.deepEqual(
+      eventsFor(id).map((e) => (e.payload as {note: string}).note),
+      ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7'],
+    )
+  })
+
   it('never publishes for an approval that loses to a concurrent reject', async () => {
     for (let round = 0; round < 5; round++) {
       const id = await submitted()
@@ -116,6 +156,52 @@ describe('pm approve under concurrency', () => {
       ])
       assert.equal([approved.statusCode, rejected.statusCode].filter((s) => s === 200).length, 1)
       assert.equal(eventsFor(id).length, approved.statusCode === 200 ? 1 : 0)
+    }
+  })
+})
+
+describe("pm's request log on the approve shortcut", () => {
+  it('logs an accepted approval at debug and a refused one at info', async () => {
+    const dir = makeHome('pmapprovelog')
+    const seedFile = path.join(repoRoot, 'fixtures/pm/seed.json')
+    const lines: Array<{level: number; msg: string; url?: string; status?: number}> = []
+    const logger = pino({level: 'debug'}, {write: (line: string) => void lines.push(JSON.parse(line))})
+    const metricsHub = new SseHub()
+    const telemetryHub = new SseHub<Record<string, unknown>>()
+    const app = createHttpServer({service: 'pm', logger, registry: createRegistry('pm')})
+    registerPmRoutes(app, {
+      store: await PmStore.open(path.join(dir, 'pm.json'), seedFile, logger),
+      telemetry: new TelemetryStore({
+        logPath: path.join(dir, 'telemetry.log'),
+        maxLogBytes: 1e6,
+        maxArchives: 3,
+      }),
+      publisher: {publishToShard: async () => ({shard: 2}), publish: async () => ({status: 'confirmed'})},
+      metricsHub,
+      telemetryHub,
+      seedFile,
+      metricsCacheMs: 5000,
+      adminToken: undefined,
+      idempotencyStats: () => ({}),
+    })
+    try {
+      const approve = (body: unknown) =>
+        app.inject({method: 'POST', url: '/timesheets/approve', payload: body as object})
+      assert.equal((await approve({timesheetId: 'TS-001', hours: 2})).statusCode, 202)
+      assert.equal((await approve({timesheetId: 'TS-001', hours: 99})).statusCode, 400)
+      const requests = lines.filter((line) => line.msg === 'request' && line.url === '/timesheets/approve')
+      assert.deepEqual(
+        requests.map((line) => [line.status, line.level]),
+        [
+          [202, 20],
+          [400, 30],
+        ],
+      )
+    } finally {
+      metricsHub.close()
+      telemetryHub.close()
+      await app.close()
+      rmSync(dir, {recursive: true, force: true})
     }
   })
 })

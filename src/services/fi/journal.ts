@@ -34,8 +34,9 @@ export class FiJournal {
   /** Resolves once the entry is on disk; `commit` runs in journal order right after the fsync. */
   async append(entry: JournalEntry, commit: () => void): Promise<void> {
     const log = this.required()
-    await log.append(entry, true, () => {
-      this.lines.push(JSON.stringify(entry))
+    const line = JSON.stringify(entry)
+    await log.appendLine(line, true, () => {
+      this.lines.push(line)
       commit()
     })
   }

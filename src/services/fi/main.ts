@@ -26,7 +26,7 @@ const fiConfig = baseConfig.extend({
 
 export const main: ServiceMain = async (env): Promise<RunningService> => {
   const config = parseConfig(fiConfig, env)
-  const logger = createLogger('fi')
+  const logger = createLogger('fi', undefined, {buffered: true})
   const journalFile = config.FI_JOURNAL_FILE ?? path.join(config.DATA_DIR, 'fi-journal.jsonl')
   const opened = await FiJournal.open(journalFile)
   const {journal} = opened

@@ -86,6 +86,10 @@ const payloadSchemas: Record<string, z.ZodTypeAny> = {
   [orderEvents.creditRevoked]: creditPayloadSchema,
 }
 
+function hasKeyPrefix(invoice: FiInvoice, keyPrefix: string): boolean {
+  return String(invoice.idempotencyKey ?? '').startsWith(keyPrefix)
+}
+
 function unknownOrder(orderId: string): OrderView {
   return {orderId, credit: 'unknown', confirmed: false, onhold: false, budgetAllocated: false}
 }
@@ -145,11 +149,16 @@ export function nextOrderView(view: OrderView, event: Envelope, projectedAt: str
   return next
 }
 
+/** The event's payload checked against its type's schema; undefined for a type fi does not project. */
+function parsePayload(event: Envelope): z.SafeParseReturnType<unknown, unknown> | undefined {
+  const schema = Object.hasOwn(payloadSchemas, event.type) ? payloadSchemas[event.type] : undefined
+  return schema?.safeParse(event.payload)
+}
+
 /** Why an event cannot be projected, or undefined when it can. */
 export function invalidEvent(event: Envelope): string | undefined {
-  const schema = Object.hasOwn(payloadSchemas, event.type) ? payloadSchemas[event.type] : undefined
-  if (!schema) return `fi does not project ${event.type}`
-  const parsed = schema.safeParse(event.payload)
+  const parsed = parsePayload(event)
+  if (!parsed) return `fi does not project ${event.type}`
   if (parsed.success) return undefined
   const issue = parsed.error.issues[0]
   return `invalid ${event.type} payload: ${issue?.path.join('.')}: ${issue?.message}`
@@ -184,14 +193,16 @@ export class FiReadModel {
   /** Applies a valid entry; false when it changed nothing. */
   apply(entry: JournalEntry): boolean {
     const {event} = entry
-    if (invalidEvent(event) || this.isDuplicate(event)) {
+    // One parse checks the payload and gives the invoice (with its defaults).
+    const payload = parsePayload(event)
+    if (!payload?.success || this.isDuplicate(event)) {
       this.duplicates++
       return false
     }
     this.idempotencyKeys.add(event.idempotencyKey)
     switch (event.type) {
       case 'fi.invoice.generated': {
-        const invoice = invoicePayload.parse(event.payload)
+        const invoice = payload.data as z.infer<typeof invoicePayload>
         this.invoices.set(invoice.invoiceId, {...invoice, ...entry.project, projectedAt: entry.projectedAt})
         break
       }
@@ -224,11 +235,22 @@ export class FiReadModel {
   /** Newest first (by the time the worker generated them), optionally one idempotency-key prefix's. */
   recentInvoices(keyPrefix?: string): FiInvoice[] {
     const all = [...this.invoices.values()]
-    const selected =
-      keyPrefix === undefined ? all : all.filter((i) => String(i.idempotencyKey ?? '').startsWith(keyPrefix))
-    return selected.sort((a, b) =>
-      (b.generatedAt ?? b.projectedAt).localeCompare(a.generatedAt ?? a.projectedAt),
-    )
+    const selected = keyPrefix === undefined ? all : all.filter((i) => hasKeyPrefix(i, keyPrefix))
+    // ISO times of one format order as strings do; localeCompare cost most of a long list's answer.
+    const at = (i: FiInvoice) => i.generatedAt ?? i.projectedAt
+    return selected.sort((a, b) => {
+      const x = at(a)
+      const y = at(b)
+      return x < y ? 1 : x > y ? -1 : 0
+    })
+  }
+
+  /** How many invoices recentInvoices(keyPrefix) would answer. */
+  countInvoices(keyPrefix?: string): number {
+    if (keyPrefix === undefined) return this.invoices.size
+    let count = 0
+    for (const invoice of this.invoices.values()) if (hasKeyPrefix(invoice, keyPrefix)) count++
+    return count
   }
 
   orderStatus(orderId: string): OrderView {

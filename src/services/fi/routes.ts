@@ -11,7 +11,8 @@ export interface FiDeps {
 }
 
 const invoicesQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(10_000).default(50),
+  /** 0 answers the count alone (`total`), which fi finds without sorting anything. */
+  limit: z.coerce.number().int().min(0).max(100_000).default(50),
   /** Only invoices whose approval's idempotency key starts with this (one producer run's). */
   keyPrefix: z.string().min(1).max(256).optional(),
 })
@@ -20,6 +21,7 @@ export function registerFiRoutes(app: HttpServer, deps: FiDeps): void {
   app.get('/invoices', async (request) => {
     const {limit, keyPrefix} = parseInput(invoicesQuery, request.query)
     const model = deps.model()
+    if (limit === 0) return {items: [], total: model.countInvoices(keyPrefix)}
     const items = model.recentInvoices(keyPrefix)
     return {items: items.slice(0, limit), total: items.length}
   })

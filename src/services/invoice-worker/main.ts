@@ -17,8 +17,8 @@ const workerConfig = baseConfig.extend({
 
 export const main: ServiceMain = async (env): Promise<RunningService> => {
   const config = parseConfig(workerConfig, env)
-  const logger = createLogger('invoice-worker')
-  const redis = createRedis(config.REDIS_URL, logger)
+  const logger = createLogger('invoice-worker', undefined, {buffered: true})
+  const redis = createRedis(config.REDIS_URL, logger, {autoPipelining: true})
   const registry = createRegistry('invoice-worker')
   const {latency, outcomes} = invoiceWorkerMetrics(registry)
   const base = await startServiceBase('invoice-worker', config, {

@@ -147,7 +147,19 @@ export function invoiceHandler(deps: WorkerDeps) {
     })
     // Durable (confirmed, or in the outbox) before the approval is acknowledged.
     await deps.publish({exchange: exchanges.domain, routingKey: invoiceGeneratedType, envelope: event})
-    await deps.idempotency.remember(key)
+    // Remembered after the work, but the ack does not wait for Redis's answer: that round trip
+    // was one of the few each message of a shard waits for in turn (prefetch 1). A key Redis
+    // failed to keep only means a later copy of this approval publishes the same invoice id
+    // again, which fi and pm keep once; a copy right behind it is checked after the SET, on the
+    // same connection.
+    deps.idempotency
+      .remember(key)
+      .catch((error: unknown) =>
+        log.warn(
+          {err: error, idempotencyKey: key, invoiceId},
+          'could not remember the idempotency key; a copy of this approval would name the same invoice again',
+        ),
+      )
     const latencyMs = Math.max(Math.round(now() - Date.parse(envelope.occurredAt)), 0)
     log.info(
       {

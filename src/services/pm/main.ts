@@ -89,7 +89,7 @@ async function loadAttachments(config: ObjectStoreConfig, logger: Logger): Promi
 export const main: ServiceMain = async (env): Promise<RunningService> => {
   const config = parseConfig(pmConfig, env)
   const objectStore = objectStoreConfig(env)
-  const logger = createLogger('pm')
+  const logger = createLogger('pm', undefined, {buffered: true})
   const home = config.POC_HOME ?? path.resolve(config.DATA_DIR, '..', '..')
   const store = await PmStore.open(
     config.PM_STATE_FILE ?? path.join(config.DATA_DIR, 'pm-poc-state.json'),

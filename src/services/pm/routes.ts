@@ -142,7 +142,8 @@ export function registerPmRoutes(
     return {ok: true, ...result}
   })
 
-  app.post('/timesheets/approve', async (request, reply) => {
+  // The producer's hot path: a line per approval at info was a share of pm's CPU; errors still log.
+  app.post('/timesheets/approve', {config: {quietLog: true}}, async (request, reply) => {
     const published = await commands.approveShortcut(
       request.body,
       idempotencyKeyOf(request) ?? crypto.randomUUID(),

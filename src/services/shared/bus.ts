@@ -98,6 +98,33 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
+interface AmqplibInternals {
+  connection?: {stream?: {cork?: () => void; uncork?: () => void}; muxer?: {_readIncoming?: () => void}}
+}
+
+/**
+ * amqplib writes every frame (a publish, an ack) to the socket on its own, from a round that runs
+ * on setImmediate; corking the socket for that round sends what it wrote together in one writev.
+ * Under load that is one write per round instead of one per message, here and in the broker's
+ * reads. Left as it is when amqplib's internals are not what this expects.
+ */
+export function coalesceWrites(model: ChannelModel): boolean {
+  const {connection} = model as unknown as AmqplibInternals
+  const stream = connection?.stream
+  const muxer = connection?.muxer
+  const round = muxer?._readIncoming
+  if (!stream?.cork || !stream.uncork || !muxer || typeof round !== 'function') return false
+  muxer._readIncoming = function (this: unknown) {
+    stream.cork?.()
+    try {
+      round.call(this)
+    } finally {
+      stream.uncork?.()
+    }
+  }
+  return true
+}
+
 /**
  * The services' RabbitMQ client: declares the topology of SPEC §3 on every (re)connect,
  * publishes through a durable outbox with publisher confirms, and consumes with manual acks.
@@ -334,8 +361,12 @@ export class Bus {
   private async connect(): Promise<{lost: Promise<void>}> {
     const model = await amqp.connect(this.options.url, {
       timeout: connectTimeoutMs,
+      // amqplib leaves Nagle's algorithm on: a small frame (an ack, the next publish) written while
+      // the last is unacknowledged waits for the broker's delayed ACK, up to 40 ms on loopback.
+      noDelay: true,
       clientProperties: {connection_name: this.options.service},
     })
+    coalesceWrites(model)
     const lost = new Promise<void>((resolve) => model.once('close', () => resolve()))
     model.on('error', (error: Error) => this.log.warn({err: error}, 'RabbitMQ connection error'))
     model.on('blocked', (reason: string) => this.log.warn({reason}, 'RabbitMQ blocks publishing'))

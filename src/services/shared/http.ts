@@ -106,7 +106,12 @@ export function createHttpServer({
     requests.inc({method: request.method, route, status: reply.statusCode})
     durations.observe({method: request.method, route}, ms / 1000)
     const line = {method: request.method, url: request.url, status: reply.statusCode, ms}
-    if (QUIET_ROUTES.has(route) || requestLogLevel === 'debug') request.log.debug(line, 'request')
+    // A route's own `config: {quietLog: true}` (a hot path, one call per message) logs its successes at debug.
+    const quiet =
+      QUIET_ROUTES.has(route) ||
+      requestLogLevel === 'debug' ||
+      (reply.statusCode < 400 && (request.routeOptions.config as {quietLog?: boolean}).quietLog === true)
+    if (quiet) request.log.debug(line, 'request')
     else request.log.info(line, 'request')
   })
 

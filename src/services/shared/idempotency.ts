@@ -35,11 +35,13 @@ const maxRetryMs = 5000
  * issued while Redis is away fails after a few attempts instead of waiting for it, so a
  * consumer's handler throws and its message is redelivered later.
  */
-export function createRedis(url: string, logger: Logger): Redis {
+export function createRedis(url: string, logger: Logger, options: {autoPipelining?: boolean} = {}): Redis {
   const log = logger.child({component: 'redis'})
   // Behind poc up's start gate (start-gate.ts) it connects once the gate opens.
   const gated = startGated()
   const redis = new Redis(url, {
+    // Commands issued in one tick (several consumers' checks) go out in one write.
+    enableAutoPipelining: options.autoPipelining ?? false,
     maxRetriesPerRequest: 2,
     retryStrategy: (attempt) => Math.min(firstRetryMs * 2 ** (attempt - 1), maxRetryMs),
     lazyConnect: gated,

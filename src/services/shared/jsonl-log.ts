@@ -79,7 +79,12 @@ export class JsonLinesLog {
 
   /** Resolves once the line is written, and fsynced when durable; rejects if it could not be. */
   append(value: unknown, durable: boolean, commit?: () => void): Promise<void> {
-    const line = `${JSON.stringify(value)}\n`
+    return this.appendLine(JSON.stringify(value), durable, commit)
+  }
+
+  /** `append` of a value the caller serialised already (`json`: one JSON value, no newline). */
+  appendLine(json: string, durable: boolean, commit?: () => void): Promise<void> {
+    const line = `${json}\n`
     return new Promise((resolve, reject) => {
       this.queue.push({line, durable, commit, resolve, reject})
       if (this.writeScheduled) return
