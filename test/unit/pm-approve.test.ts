@@ -5,13 +5,12 @@ import {setTimeout as delay} from 'node:timers/promises'
 import {after, before, describe, it} from 'node:test'
 import {pino} from 'pino'
 import {registerPmRoutes} from '../../src/services/pm/routes.js'
-import {PmStore} from '../../src/services/pm/store.js'
-import {TelemetryStore} from '../../src/services/pm/telemetry.js'
 import type {Envelope} from '../../src/contract/envelope.js'
 import {createHttpServer} from '../../src/services/shared/http.js'
 import {createLogger} from '../../src/services/shared/logger.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 import {SseHub} from '../../src/services/shared/sse.js'
+import {pmStores} from './pm-stores.js'
 import {makeHome, repoRoot} from '../helpers.js'
 
 /** Approvals racing each other: each timesheet transition publishes exactly one event (issue 13.7). */
@@ -28,12 +27,7 @@ describe('pm approve under concurrency', () => {
 
   before(async () => {
     registerPmRoutes(app, {
-      store: await PmStore.open(path.join(dir, 'pm.json'), seedFile, logger),
-      telemetry: new TelemetryStore({
-        logPath: path.join(dir, 'telemetry.log'),
-        maxLogBytes: 1e6,
-        maxArchives: 3,
-      }),
+      ...(await pmStores(dir, seedFile, logger)),
       // A broker confirm takes a while: the window in which a second approval used to slip in.
       publisher: {
         publishToShard: async (envelope) => {
@@ -170,12 +164,7 @@ describe("pm's request log on the approve shortcut", () => {
     const telemetryHub = new SseHub<Record<string, unknown>>()
     const app = createHttpServer({service: 'pm', logger, registry: createRegistry('pm')})
     registerPmRoutes(app, {
-      store: await PmStore.open(path.join(dir, 'pm.json'), seedFile, logger),
-      telemetry: new TelemetryStore({
-        logPath: path.join(dir, 'telemetry.log'),
-        maxLogBytes: 1e6,
-        maxArchives: 3,
-      }),
+      ...(await pmStores(dir, seedFile, logger)),
       publisher: {publishToShard: async () => ({shard: 2}), publish: async () => ({status: 'confirmed'})},
       metricsHub,
       telemetryHub,

@@ -5,12 +5,11 @@ import {after, before, describe, it} from 'node:test'
 import {parseCorsOrigins} from '../../src/services/pm/cors.js'
 import {main} from '../../src/services/pm/main.js'
 import {registerPmRoutes} from '../../src/services/pm/routes.js'
-import {PmStore} from '../../src/services/pm/store.js'
-import {TelemetryStore} from '../../src/services/pm/telemetry.js'
 import {close, createHttpServer, listen} from '../../src/services/shared/http.js'
 import {createLogger} from '../../src/services/shared/logger.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 import {SseHub} from '../../src/services/shared/sse.js'
+import {pmStores} from './pm-stores.js'
 import {makeHome, repoRoot} from '../helpers.js'
 
 describe('CORS_ORIGIN', () => {
@@ -62,12 +61,7 @@ describe('pm CORS by default (no CORS_ORIGIN)', () => {
 
   before(async () => {
     registerPmRoutes(app, {
-      store: await PmStore.open(path.join(dir, 'pm.json'), seedFile, logger),
-      telemetry: new TelemetryStore({
-        logPath: path.join(dir, 'telemetry.log'),
-        maxLogBytes: 1e6,
-        maxArchives: 3,
-      }),
+      ...(await pmStores(dir, seedFile, logger)),
       publisher: {
         publishToShard: async () => Promise.reject(new Error('no broker in this test')),
         publish: async () => ({status: 'confirmed'}),

@@ -14,6 +14,7 @@ import {close, createHttpServer, listen} from '../../src/services/shared/http.js
 import {createLogger} from '../../src/services/shared/logger.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 import {SseHub} from '../../src/services/shared/sse.js'
+import {pmStores} from './pm-stores.js'
 import {makeHome, repoRoot} from '../helpers.js'
 
 type Json = Record<string, unknown>
@@ -37,12 +38,7 @@ describe('pm GraphQL', () => {
 
   before(async () => {
     registerPmRoutes(app, {
-      store: await PmStore.open(path.join(dir, 'pm.json'), seedFile, logger),
-      telemetry: new TelemetryStore({
-        logPath: path.join(dir, 'telemetry.log'),
-        maxLogBytes: 1e6,
-        maxArchives: 3,
-      }),
+      ...(await pmStores(dir, seedFile, logger)),
       // A broker confirm takes a while: the window in which a second approval could slip in.
       publisher: {
         publishToShard: async (envelope) => {

@@ -3,13 +3,12 @@ import {rmSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {registerPmRoutes} from '../../src/services/pm/routes.js'
-import {PmStore} from '../../src/services/pm/store.js'
-import {TelemetryStore} from '../../src/services/pm/telemetry.js'
 import {createHttpServer} from '../../src/services/shared/http.js'
 import {createLogger} from '../../src/services/shared/logger.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 import {RateLimiter} from '../../src/services/shared/rate-limit.js'
 import {SseHub} from '../../src/services/shared/sse.js'
+import {pmStores} from './pm-stores.js'
 import {makeHome, repoRoot} from '../helpers.js'
 
 /** pm's per-client limit on telemetry (issue 13.2); its stream caps are the hub's (sse.test.ts). */
@@ -24,12 +23,7 @@ describe('pm telemetry rate limit', () => {
 
   before(async () => {
     registerPmRoutes(app, {
-      store: await PmStore.open(path.join(dir, 'pm.json'), seedFile, logger),
-      telemetry: new TelemetryStore({
-        logPath: path.join(dir, 'telemetry.log'),
-        maxLogBytes: 1e6,
-        maxArchives: 3,
-      }),
+      ...(await pmStores(dir, seedFile, logger)),
       // Approvals need the broker (covered in pm-approve and on the real bus); project events are accepted.
       publisher: {
         publishToShard: async () => Promise.reject(new Error('no broker in this test')),

@@ -5,13 +5,12 @@ import {after, before, describe, it} from 'node:test'
 import {EventSource} from 'eventsource'
 import {readEventStream} from '../../src/checks/event-stream.js'
 import {registerPmRoutes} from '../../src/services/pm/routes.js'
-import {PmStore} from '../../src/services/pm/store.js'
 import {telemetryStreamEvents} from '../../src/contract/telemetry.js'
-import {TelemetryStore} from '../../src/services/pm/telemetry.js'
 import {close, createHttpServer, listen} from '../../src/services/shared/http.js'
 import {createLogger} from '../../src/services/shared/logger.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 import {SseHub} from '../../src/services/shared/sse.js'
+import {pmStores} from './pm-stores.js'
 import {makeHome, repoRoot} from '../helpers.js'
 
 /** pm's HTTP contract over a real server; publishing (approve) is covered with the real bus elsewhere. */
@@ -27,12 +26,7 @@ describe('pm routes', () => {
   before(async () => {
     app = createHttpServer({service: 'pm', logger, registry: createRegistry('pm'), bodyLimitBytes: 64 * 1024})
     registerPmRoutes(app, {
-      store: await PmStore.open(path.join(dir, 'pm.json'), seedFile, logger),
-      telemetry: new TelemetryStore({
-        logPath: path.join(dir, 'telemetry.log'),
-        maxLogBytes: 1e6,
-        maxArchives: 3,
-      }),
+      ...(await pmStores(dir, seedFile, logger)),
       // Approvals need the broker (covered in pm-approve and on the real bus); project events are accepted.
       publisher: {
         publishToShard: async () => Promise.reject(new Error('no broker in this test')),

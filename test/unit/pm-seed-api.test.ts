@@ -3,14 +3,13 @@ import {readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {registerPmRoutes} from '../../src/services/pm/routes.js'
-import {PmStore} from '../../src/services/pm/store.js'
-import {TelemetryStore} from '../../src/services/pm/telemetry.js'
 import type {Envelope} from '../../src/contract/envelope.js'
 import type {PublishRequest} from '../../src/services/shared/bus.js'
 import {createHttpServer} from '../../src/services/shared/http.js'
 import {createLogger} from '../../src/services/shared/logger.js'
 import {createRegistry} from '../../src/services/shared/metrics.js'
 import {SseHub} from '../../src/services/shared/sse.js'
+import {pmStores} from './pm-stores.js'
 import {makeHome, repoRoot} from '../helpers.js'
 
 type Json = Record<string, unknown>
@@ -35,12 +34,7 @@ describe('pm REST API for the seed’s clients', () => {
 
   before(async () => {
     registerPmRoutes(app, {
-      store: await PmStore.open(path.join(dir, 'pm.json'), seedFile, logger),
-      telemetry: new TelemetryStore({
-        logPath: path.join(dir, 'telemetry.log'),
-        maxLogBytes: 1e6,
-        maxArchives: 3,
-      }),
+      ...(await pmStores(dir, seedFile, logger)),
       publisher: {
         publishToShard: async (envelope) => {
           approvals.push(envelope)
