@@ -1,9 +1,9 @@
 import {type FileHandle, open, readFile, rename} from 'node:fs/promises'
-import type {Writable} from 'node:stream'
 import {setTimeout as delay} from 'node:timers/promises'
 import amqp, {type ChannelModel, type ConfirmChannel} from 'amqplib'
 import {exchanges} from '../../contract/topology.js'
 import {defaultTenantId, type Envelope} from '../../contract/envelope.js'
+import {coalesceWrites} from '../shared/amqp-writes.js'
 import type {Logger} from '../shared/logger.js'
 
 /** WAL record types the outbox announces, and the routing key (= event type) of each (SPEC §3). */
@@ -161,12 +161,6 @@ export class WalOutbox {
       )
     }
     let seq = this.confirmed.seq
-    // amqplib writes each message with a socket write of its own, at the end of this turn:
-    // corked, the round's messages leave in a few writes instead (syscalls are dear here).
-    const socket = (this.model as unknown as {connection?: {stream?: Writable}} | undefined)?.connection
-      ?.stream
-    socket?.cork()
-    setImmediate(() => socket?.uncork())
     for (const line of chunk.subarray(0, lastNewline).toString('utf8').split('\n')) {
       this.counters.read++
       const record = parseRecord(line)
@@ -200,8 +194,11 @@ export class WalOutbox {
     if (this.channel) return this.channel
     const model = await amqp.connect(this.options.amqpUrl, {
       timeout: 10_000,
+      // As the services' bus: no Nagle delay, and each of amqplib's write rounds in one writev.
+      noDelay: true,
       clientProperties: {connection_name: 'gateway-outbox'},
     })
+    coalesceWrites(model)
     model.on('error', () => undefined)
     try {
       const channel = await model.createConfirmChannel()

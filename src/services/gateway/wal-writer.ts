@@ -17,8 +17,18 @@ const PREV_FIELD = ',"prev":"'
  * `prev` — is `head`, chained after `prev`: the format wal.ts documents, byte for byte.
  */
 export function chainLine(key: KeyObject, prev: string, head: string): {line: string; hash: string} {
-  const hash = createHmac('sha256', key).update(prev).update(`${head}${PREV_FIELD}${prev}"}`).digest('hex')
+  const hash = lineHash(key, prev, `${head}${PREV_FIELD}${prev}"}`)
   return {line: `${head}${PREV_FIELD}${prev}"${HASH_FIELD}${hash}"}\n`, hash}
+}
+
+/**
+ * A line's hash: HMAC-SHA256 over the previous line's hash, then the line's body (its bytes
+ * without `,"hash":"…"`, closing brace included), given in parts. Writing and verifying both use it.
+ */
+export function lineHash(key: KeyObject, prev: string, ...body: Array<string | Uint8Array>): string {
+  const hmac = createHmac('sha256', key).update(prev)
+  for (const part of body) hmac.update(part)
+  return hmac.digest('hex')
 }
 
 export interface WalCommit {

@@ -1,4 +1,4 @@
-import {createHmac, createSecretKey, type KeyObject} from 'node:crypto'
+import {createSecretKey, type KeyObject} from 'node:crypto'
 import {mkdir, open, type FileHandle} from 'node:fs/promises'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
@@ -8,7 +8,7 @@ import {syncPath} from '../../lib/atomic-file.js'
 import type {WalOutboxStatus} from './outbox.js'
 import type {FromOutboxWorker, OutboxThreadOptions, OutboxWorkerData} from './outbox-worker.js'
 import type {FromWalWorker, ToWalWorker, WalWorkerData} from './wal-worker.js'
-import {HASH_FIELD, type WalCommit} from './wal-writer.js'
+import {HASH_FIELD, type WalCommit, lineHash} from './wal-writer.js'
 
 /*
  * The order gateway's write-ahead log: every accepted order and cancel request, one JSON line
@@ -602,11 +602,7 @@ export class Wal {
       line.subarray(bodyEnd, bodyEnd + HASH_FIELD_BYTES.length).equals(HASH_FIELD_BYTES) &&
       line.toString('latin1', bodyEnd + HASH_FIELD_BYTES.length, line.length - 2) === record.hash
     if (!canonical) return 'hash mismatch: the hash field is not where the format puts it'
-    const hash = createHmac('sha256', this.key)
-      .update(prev)
-      .update(line.subarray(0, bodyEnd))
-      .update(CLOSING_BRACE)
-      .digest('hex')
+    const hash = lineHash(this.key, prev, line.subarray(0, bodyEnd), CLOSING_BRACE)
     if (hash !== record.hash) return 'hash mismatch: the line is not what was written'
     return record
   }

@@ -2,6 +2,7 @@ import {setTimeout as delay} from 'node:timers/promises'
 import amqp, {type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage} from 'amqplib'
 import {type Envelope, type MessageFormat, messageHeaders, parseMessage} from '../../contract/envelope.js'
 import type {Logger} from './logger.js'
+import {coalesceWrites} from './amqp-writes.js'
 import {Outbox, type OutboxRecord} from './outbox.js'
 import {dependenciesReady, startGated} from './start-gate.js'
 import {shardOf} from '../../contract/shard.js'
@@ -96,33 +97,6 @@ function backoffMs(failures: number): number {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
-}
-
-interface AmqplibInternals {
-  connection?: {stream?: {cork?: () => void; uncork?: () => void}; muxer?: {_readIncoming?: () => void}}
-}
-
-/**
- * amqplib writes every frame (a publish, an ack) to the socket on its own, from a round that runs
- * on setImmediate; corking the socket for that round sends what it wrote together in one writev.
- * Under load that is one write per round instead of one per message, here and in the broker's
- * reads. Left as it is when amqplib's internals are not what this expects.
- */
-export function coalesceWrites(model: ChannelModel): boolean {
-  const {connection} = model as unknown as AmqplibInternals
-  const stream = connection?.stream
-  const muxer = connection?.muxer
-  const round = muxer?._readIncoming
-  if (!stream?.cork || !stream.uncork || !muxer || typeof round !== 'function') return false
-  muxer._readIncoming = function (this: unknown) {
-    stream.cork?.()
-    try {
-      round.call(this)
-    } finally {
-      stream.uncork?.()
-    }
-  }
-  return true
 }
 
 /**
@@ -686,3 +660,5 @@ export class Bus {
     }
   }
 }
+
+export {coalesceWrites}
